@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "JobCast",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "jobcast", targets: ["jobcast"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "JobCastCore", targets: ["JobCastCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // rabbitmq-c, the C AMQP 0-9-1 client (Debian: librabbitmq-dev).
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // The only Swift code that calls into rabbitmq-c.
+        .target(
+            name: "AMQP",
+            dependencies: [
+                "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Domain: postings, validation, configuration, errors. No I/O drivers.
+        .target(
+            name: "JobCastCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The `jobcast` command-line tool.
+        .executableTarget(
+            name: "jobcast",
+            dependencies: [
+                "AMQP",
+                "JobCastCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
