@@ -12,6 +12,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.30.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.0"),
+        .package(url: "https://github.com/vapor/postgres-kit", from: "2.13.0"),
     ],
     targets: [
         // rabbitmq-c, the C AMQP 0-9-1 client (Debian: librabbitmq-dev).
@@ -41,11 +44,23 @@ let package = Package(
             dependencies: [
                 "AMQP",
                 "JobCastCore",
+                "JobCastStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        // The delivery store: postings and attempts over SQLKit (SQLite by default, PostgreSQL for a fleet).
+        .target(
+            name: "JobCastStore",
+            dependencies: [
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The store's schema, as numbered migrations. Add a migration at the end; never edit one that shipped.
+///
+/// Tables:
+/// - `jobcast_schema_version`: one row per applied migration.
+/// - `jobcast_postings`: the facts of each posting (latest content wins; `first_seen_ms` kept).
+/// - `jobcast_posting_counties`: a posting's source counties, one row each, for the by-county figures.
+/// - `jobcast_attempts`: one row per delivery attempt.
+/// - `jobcast_deliveries`: one row per (posting id, channel, content hash) delivered: the idempotency key.
+enum SchemaMigrations {
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        /// Statements; `{{ID}}` is the backend's auto-increment primary key column type.
+        let statements: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(
+            version: 1,
+            name: "postings, attempts, deliveries",
+            statements: [
+                """
+                CREATE TABLE jobcast_postings (
+                    id TEXT PRIMARY KEY,
+                    content_hash TEXT NOT NULL,
+                    employer TEXT NOT NULL,
+                    industry TEXT NOT NULL,
+                    headcount INTEGER NOT NULL CHECK (headcount >= 0),
+                    first_seen_ms BIGINT NOT NULL,
+                    updated_ms BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX jobcast_postings_employer ON jobcast_postings (employer)",
+                "CREATE INDEX jobcast_postings_industry ON jobcast_postings (industry)",
+                """
+                CREATE TABLE jobcast_posting_counties (
+                    posting_id TEXT NOT NULL,
+                    county TEXT NOT NULL,
+                    PRIMARY KEY (posting_id, county)
+                )
+                """,
+                "CREATE INDEX jobcast_posting_counties_county ON jobcast_posting_counties (county)",
+                """
+                CREATE TABLE jobcast_attempts (
+                    id {{ID}},
+                    posting_id TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    outcome TEXT NOT NULL
+                        CHECK (outcome IN ('delivered', 'duplicate', 'retried', 'dead_lettered', 'withdrawn')),
+                    code INTEGER,
+                    error TEXT,
+                    latency_ms BIGINT,
+                    worker_id TEXT NOT NULL,
+                    at_ms BIGINT NOT NULL,
+                    day TEXT NOT NULL
+                )
+                """,
+                // --since filters on time; figures join attempts to postings; percentiles walk latency in order.
+                "CREATE INDEX jobcast_attempts_at ON jobcast_attempts (at_ms)",
+                "CREATE INDEX jobcast_attempts_posting ON jobcast_attempts (posting_id, channel)",
+                "CREATE INDEX jobcast_attempts_latency ON jobcast_attempts (channel, outcome, latency_ms)",
+                "CREATE INDEX jobcast_attempts_day ON jobcast_attempts (day)",
+                """
+                CREATE TABLE jobcast_deliveries (
+                    posting_id TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    delivered_at_ms BIGINT NOT NULL,
+                    PRIMARY KEY (posting_id, channel, content_hash)
+                )
+                """,
+            ]
+        ),
+    ]
+
+    static var latestVersion: Int { all.map(\.version).max() ?? 0 }
+
+    /// An arbitrary constant: the PostgreSQL advisory lock that serializes migrations across workers.
+    static let postgresLockKey: Int64 = 0x4A6F_6243_6173_7401
+
+    /// Brings the schema up to date. Safe when several workers start at once: PostgreSQL holds an
+    /// advisory lock for the whole run; SQLite runs it all in one `BEGIN IMMEDIATE` transaction.
+    static func run(on backend: SQLBackend, logger: Logger) async throws {
+        switch backend {
+        case .sqlite:
+            try await backend.transaction(logger: logger) { db in
+                try await apply(on: db, kind: .sqlite, logger: logger, perMigrationTransaction: false)
+            }
+        case .postgres(_, let schema):
+            try await backend.withConnection(logger: logger) { db in
+                try await db.raw("SELECT pg_advisory_lock(\(bind: postgresLockKey))").run()
+                do {
+                    if let schema {
+                        try await db.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run()
+                    }
+                    try await apply(on: db, kind: .postgres, logger: logger, perMigrationTransaction: true)
+                } catch {
+                    try? await db.raw("SELECT pg_advisory_unlock(\(bind: postgresLockKey))").run()
+                    throw error
+                }
+                try await db.raw("SELECT pg_advisory_unlock(\(bind: postgresLockKey))").run()
+            }
+        }
+    }
+
+    private static func apply(
+        on db: any SQLDatabase,
+        kind: SQLBackend.Kind,
+        logger: Logger,
+        perMigrationTransaction: Bool
+    ) async throws {
+        try await db.raw(
+            """
+            CREATE TABLE IF NOT EXISTS jobcast_schema_version (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at_ms BIGINT NOT NULL
+            )
+            """
+        ).run()
+        let current = try await db.raw("SELECT COALESCE(MAX(version), 0) AS v FROM jobcast_schema_version")
+            .first(decodingColumn: "v", as: Int.self) ?? 0
+        if current > latestVersion {
+            throw DeliveryStoreError(
+                .schemaTooNew,
+                "The store's schema is version \(current) but this jobcast knows only up to \(latestVersion): upgrade jobcast."
+            )
+        }
+        let idType = kind == .sqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+        for migration in all where migration.version > current {
+            logger.info(
+                "Applying store migration",
+                metadata: ["store.migration": "\(migration.version)", "store.backend": "\(kind.rawValue)"]
+            )
+            do {
+                if perMigrationTransaction { try await db.raw("BEGIN").run() }
+                for statement in migration.statements {
+                    let sql = statement.replacingOccurrences(of: "{{ID}}", with: idType)
+                    try await db.raw(SQLQueryString(sql)).run()
+                }
+                try await db.raw(
+                    """
+                    INSERT INTO jobcast_schema_version (version, name, applied_at_ms)
+                    VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date().unixMilliseconds))
+                    """
+                ).run()
+                if perMigrationTransaction { try await db.raw("COMMIT").run() }
+            } catch {
+                if perMigrationTransaction { try? await db.raw("ROLLBACK").run() }
+                throw DeliveryStoreError(
+                    .migrationFailed,
+                    "Store migration \(migration.version) (\(migration.name)) failed; the database was left at version \(current).",
+                    underlying: error
+                )
+            }
+        }
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970, as the store keeps times.
+    var unixMilliseconds: Int { Int((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(unixMilliseconds: Int) { self.init(timeIntervalSince1970: Double(unixMilliseconds) / 1000) }
+
+    /// The UTC day, `YYYY-MM-DD`, as the store groups figures by day.
+    var utcDay: String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: self)
+        return String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+    }
+}

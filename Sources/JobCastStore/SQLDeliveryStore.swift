@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The delivery store over SQLKit: SQLite or PostgreSQL, the same queries for both.
+///
+/// Open it with ``sqlite(path:logger:)``, ``postgres(url:schema:logger:)`` or
+/// ``DeliveryStoreFactory/from(url:workingDirectory:logger:)``; migrations have run when it is returned.
+public final class SQLDeliveryStore: DeliveryStore {
+    let backend: SQLBackend
+    let logger: Logger
+
+    /// Rows per INSERT statement in a batch (well under both databases' bind-parameter limits).
+    static let rowsPerStatement = 500
+
+    init(backend: SQLBackend, logger: Logger) {
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// `sqlite` or `postgres`.
+    public var backendName: String { backend.kind.rawValue }
+
+    @discardableResult
+    public func record(postings: [PostingFacts], attempts: [AttemptRecord]) async throws -> RecordReceipt {
+        if postings.isEmpty && attempts.isEmpty { return RecordReceipt() }
+        return try await backend.transaction(logger: logger) { db in
+            try await Self.upsert(postings: postings, on: db)
+            try await Self.insert(attempts: attempts, on: db)
+            let delivered = attempts.filter { $0.outcome == .delivered }
+            let won = try await Self.markDelivered(delivered.map { ($0.key, $0.at) }, on: db)
+            var receipt = RecordReceipt()
+            for key in Set(delivered.map(\.key)) {
+                if won.contains(key) {
+                    receipt.newlyDelivered.insert(key)
+                } else {
+                    receipt.alreadyDelivered.insert(key)
+                }
+            }
+            return receipt
+        }
+    }
+
+    public func markDelivered(_ key: DeliveryKey, at: Date) async throws -> Bool {
+        try await backend.withConnection(logger: logger) { db in
+            try await Self.markDelivered([(key, at)], on: db).contains(key)
+        }
+    }
+
+    public func isDelivered(_ key: DeliveryKey) async throws -> Bool {
+        try await backend.withConnection(logger: logger) { db in
+            let row = try await db.raw(
+                """
+                SELECT 1 AS hit FROM jobcast_deliveries
+                WHERE posting_id = \(bind: key.postingId) AND channel = \(bind: key.channel.rawValue)
+                  AND content_hash = \(bind: key.contentHash)
+                """
+            ).first()
+            return row != nil
+        }
+    }
+
+    public func figures(_ query: StatsQuery) async throws -> DeliveryFigures {
+        try await backend.withConnection(logger: logger) { db in
+            try await FiguresQueries(db: db, query: query).run()
+        }
+    }
+
+    public func close() async throws {
+        try await backend.shutdown()
+    }
+
+    // MARK: - Batched statements
+
+    static func upsert(postings: [PostingFacts], on db: any SQLDatabase) async throws {
+        // One row per id (the last record wins): PostgreSQL refuses to update a row twice in one statement.
+        var latest: [String: PostingFacts] = [:]
+        var order: [String] = []
+        for posting in postings {
+            if latest[posting.id] == nil { order.append(posting.id) }
+            latest[posting.id] = posting
+        }
+        let unique = order.map { latest[$0]! }
+        let now = Date().unixMilliseconds
+        for chunk in unique.chunked(into: rowsPerStatement) {
+            let rows = chunk.map { p -> SQLQueryString in
+                "(\(bind: p.id), \(bind: p.contentHash), \(bind: p.employer), \(bind: p.industry), \(bind: p.headcount), \(bind: p.firstSeen.unixMilliseconds), \(bind: now))"
+            }
+            try await db.raw(
+                """
+                INSERT INTO jobcast_postings (id, content_hash, employer, industry, headcount, first_seen_ms, updated_ms)
+                VALUES \(rows.joined(separator: ", "))
+                ON CONFLICT (id) DO UPDATE SET
+                    content_hash = excluded.content_hash,
+                    employer = excluded.employer,
+                    industry = excluded.industry,
+                    headcount = excluded.headcount,
+                    updated_ms = excluded.updated_ms
+                """
+            ).run()
+            let ids = chunk.map { SQLQueryString("\(bind: $0.id)") }
+            try await db.raw("DELETE FROM jobcast_posting_counties WHERE posting_id IN (\(ids.joined(separator: ", ")))").run()
+            let countyRows = chunk.flatMap { p in
+                Set(p.counties).sorted().map { county -> SQLQueryString in "(\(bind: p.id), \(bind: county))" }
+            }
+            for countyChunk in countyRows.chunked(into: rowsPerStatement) {
+                try await db.raw(
+                    "INSERT INTO jobcast_posting_counties (posting_id, county) VALUES \(countyChunk.joined(separator: ", "))"
+                ).run()
+            }
+        }
+    }
+
+    static func insert(attempts: [AttemptRecord], on db: any SQLDatabase) async throws {
+        for chunk in attempts.chunked(into: rowsPerStatement) {
+            let rows = chunk.map { a -> SQLQueryString in
+                """
+                (\(bind: a.postingId), \(bind: a.channel.rawValue), \(bind: a.contentHash), \(bind: a.attempt), \
+                \(bind: a.outcome.rawValue), \(bind: a.code), \(bind: a.error), \(bind: a.latencyMs), \(bind: a.workerId), \
+                \(bind: a.at.unixMilliseconds), \(bind: a.at.utcDay))
+                """
+            }
+            try await db.raw(
+                """
+                INSERT INTO jobcast_attempts
+                    (posting_id, channel, content_hash, attempt, outcome, code, error, latency_ms, worker_id, at_ms, day)
+                VALUES \(rows.joined(separator: ", "))
+                """
+            ).run()
+        }
+    }
+
+    /// Inserts the keys, ignoring those already there; returns the keys this call inserted.
+    /// The primary key decides under any race: `ON CONFLICT DO NOTHING … RETURNING` reports only the winners.
+    static func markDelivered(_ keys: [(DeliveryKey, Date)], on db: any SQLDatabase) async throws -> Set<DeliveryKey> {
+        var seen = Set<DeliveryKey>()
+        let unique = keys.filter { seen.insert($0.0).inserted }
+        var won = Set<DeliveryKey>()
+        for chunk in unique.chunked(into: rowsPerStatement) {
+            let rows = chunk.map { key, at -> SQLQueryString in
+                "(\(bind: key.postingId), \(bind: key.channel.rawValue), \(bind: key.contentHash), \(bind: at.unixMilliseconds))"
+            }
+            let inserted = try await db.raw(
+                """
+                INSERT INTO jobcast_deliveries (posting_id, channel, content_hash, delivered_at_ms)
+                VALUES \(rows.joined(separator: ", "))
+                ON CONFLICT (posting_id, channel, content_hash) DO NOTHING
+                RETURNING posting_id, channel, content_hash
+                """
+            ).all()
+            for row in inserted {
+                let channelName = try row.decode(column: "channel", as: String.self)
+                guard let channel = DeliveryChannel(rawValue: channelName) else {
+                    throw DeliveryStoreError(.invalidValue, "Unknown channel \(channelName) in jobcast_deliveries.")
+                }
+                won.insert(
+                    DeliveryKey(
+                        postingId: try row.decode(column: "posting_id", as: String.self),
+                        channel: channel,
+                        contentHash: try row.decode(column: "content_hash", as: String.self)
+                    )
+                )
+            }
+        }
+        return won
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+extension StatsReport {
+    /// The report as text tables for a terminal. Headers are English with the Chinese term where it
+    /// helps; positions keep their unit (岗位).
+    public func renderText() -> String {
+        var out: [String] = []
+        let channelNames = channels.map(\.rawValue).joined(separator: ", ")
+        out.append("JobCast delivery figures 投递统计 — store: \(store), since: \(since ?? "all time"), channels: \(channelNames)")
+        out.append("generated \(generatedAt)")
+        out.append("")
+        out.append("Totals 总计: \(Self.number(totals.postings)) postings 岗位信息, \(Self.number(totals.employers)) employers 用人单位, \(Self.positions(totals.positions))")
+        out.append("")
+
+        var perChannel = TextTable(header: [
+            "channel 渠道", "postings delivered", "positions delivered", "delivered", "duplicate", "retried",
+            "dead-lettered", "withdrawn",
+        ])
+        for c in totals.channels {
+            perChannel.add([
+                c.channel.rawValue, Self.number(c.postingsDelivered), Self.positions(c.positionsDelivered),
+                Self.number(c.attempts.delivered), Self.number(c.attempts.duplicate), Self.number(c.attempts.retried),
+                Self.number(c.attempts.deadLettered), Self.number(c.attempts.withdrawn),
+            ])
+        }
+        out.append("Attempts per channel 各渠道投递 (delivered…withdrawn count attempts)")
+        out.append(perChannel.render())
+        out.append("")
+
+        for breakdown in breakdowns {
+            var header = [Self.title(breakdown.dimension), "postings", "positions 岗位"]
+            for channel in channels {
+                header += ["\(channel.rawValue) delivered", "\(channel.rawValue) retried", "\(channel.rawValue) dead"]
+            }
+            var table = TextTable(header: header)
+            for row in breakdown.rows {
+                var cells = [row.key, Self.number(row.postings), Self.positions(row.positions)]
+                for c in row.channels {
+                    cells += [Self.positions(c.positionsDelivered), Self.number(c.attempts.retried), Self.number(c.attempts.deadLettered)]
+                }
+                table.add(cells)
+            }
+            var heading = "By \(breakdown.dimension.rawValue) 按\(Self.chinese(breakdown.dimension))"
+            if breakdown.omittedRows > 0 { heading += " (top \(breakdown.rows.count); \(breakdown.omittedRows) more not shown)" }
+            out.append(heading)
+            out.append(breakdown.rows.isEmpty ? "  (no attempts)" : table.render())
+            out.append("")
+        }
+
+        var latencyTable = TextTable(header: ["channel 渠道", "delivered attempts", "p50", "p95", "p99"])
+        for l in latency {
+            latencyTable.add([
+                l.channel.rawValue, Self.number(l.count), Self.duration(l.p50Ms), Self.duration(l.p95Ms), Self.duration(l.p99Ms),
+            ])
+        }
+        out.append("Latency enqueue → delivered 投递时延")
+        out.append(latencyTable.render())
+        out.append("")
+
+        if broker.reachable {
+            var queueTable = TextTable(header: ["queue 队列", "messages", "consumers"])
+            for q in broker.queues {
+                queueTable.add([q.name, Self.number(q.messages), Self.number(q.consumers)])
+            }
+            out.append("Broker queues 队列深度")
+            out.append(broker.queues.isEmpty ? "  (the broker reported no JobCast queues)" : queueTable.render())
+        } else {
+            out.append("broker: not reachable (\(broker.error ?? "unknown reason")); queue depths not shown")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func title(_ dimension: StatsDimension) -> String {
+        "\(dimension.rawValue) \(chinese(dimension))"
+    }
+
+    static func chinese(_ dimension: StatsDimension) -> String {
+        switch dimension {
+        case .industry: "行业"
+        case .employer: "用人单位"
+        case .county: "县区"
+        case .day: "日期"
+        }
+    }
+
+    static func number(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var grouped = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { grouped.append(",") }
+            grouped.append(ch)
+        }
+        return n < 0 ? "-" + grouped : grouped
+    }
+
+    static func positions(_ n: Int) -> String { "\(number(n)) 岗位" }
+
+    static func duration(_ ms: Int?) -> String {
+        guard let ms else { return "–" }
+        if ms < 1000 { return "\(ms) ms" }
+        if ms < 60_000 { return String(format: "%.1f s", Double(ms) / 1000) }
+        return String(format: "%.1f min", Double(ms) / 60_000)
+    }
+}
+
+/// A plain text table, aligned for terminals (CJK characters take two columns).
+struct TextTable {
+    let header: [String]
+    private(set) var rows: [[String]] = []
+
+    init(header: [String]) { self.header = header }
+
+    mutating func add(_ row: [String]) { rows.append(row) }
+
+    func render() -> String {
+        let all = [header] + rows
+        var widths = Array(repeating: 0, count: header.count)
+        for row in all {
+            for (i, cell) in row.enumerated() where i < widths.count {
+                widths[i] = max(widths[i], Self.displayWidth(cell))
+            }
+        }
+        func line(_ row: [String]) -> String {
+            row.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - Self.displayWidth(cell))
+                // First column left-aligned, figures right-aligned.
+                return i == 0 ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+        }
+        let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
+        return ([line(header), rule] + rows.map(line)).map { "  " + $0 }.joined(separator: "\n")
+    }
+
+    static func displayWidth(_ s: String) -> Int {
+        s.unicodeScalars.reduce(0) { width, scalar in
+            let v = scalar.value
+            let wide = (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
+                || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v) || (0xFF00...0xFF60).contains(v)
+                || (0xFFE0...0xFFE6).contains(v) || (0x20000...0x3FFFD).contains(v)
+            return width + (wide ? 2 : 1)
+        }
+    }
+}
