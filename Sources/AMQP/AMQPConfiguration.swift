@@ -1,0 +1,140 @@
+import Foundation
+
+/// Where and how to connect: parsed from an `amqp://` or `amqps://` URL.
+///
+/// `amqp://user:password@host:port/vhost?heartbeat=30&frame_max=131072&connection_timeout=10000&connection_name=worker-1`
+///
+/// - The virtual host is the percent-decoded path: `/%2F` is `/`, the default when the path is missing or empty.
+/// - Query parameters follow RabbitMQ's URI spec: `heartbeat` (seconds, 0 disables), `frame_max`, `channel_max`,
+///   `connection_timeout` (milliseconds), and for TLS `cacertfile`, `certfile`, `keyfile`, `verify=verify_none`
+///   (turns peer verification off; don't), `verify_hostname=false`. `connection_name` names the connection in
+///   the management UI.
+public struct AMQPConfiguration: Sendable, Hashable {
+    public struct TLS: Sendable, Hashable {
+        /// PEM file of the certificate authorities to trust. Default: the system's bundle.
+        public var caFile: String?
+        /// PEM client certificate and key, for brokers that ask for one.
+        public var certFile: String?
+        public var keyFile: String?
+        public var verifyPeer: Bool = true
+        public var verifyHostname: Bool = true
+
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, verifyPeer: Bool = true, verifyHostname: Bool = true) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.verifyPeer = verifyPeer
+            self.verifyHostname = verifyHostname
+        }
+    }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String
+    public var vhost: String
+    /// Present for `amqps://`.
+    public var tls: TLS?
+    /// Heartbeat interval in seconds, 0 to disable. The connection's own thread keeps heartbeats going.
+    public var heartbeat: Int
+    public var frameMax: Int
+    public var channelMax: Int
+    /// For TCP connect, TLS handshake and login, in seconds.
+    public var connectTimeout: Double
+    /// Shown in the RabbitMQ management UI and `rabbitmqctl list_connections client_properties`.
+    public var connectionName: String?
+
+    public init(
+        host: String = "127.0.0.1", port: Int? = nil, user: String = "guest", password: String = "guest", vhost: String = "/",
+        tls: TLS? = nil, heartbeat: Int = 30, frameMax: Int = 131_072, channelMax: Int = 0, connectTimeout: Double = 10,
+        connectionName: String? = nil
+    ) {
+        self.host = host
+        self.port = port ?? (tls == nil ? 5672 : 5671)
+        self.user = user
+        self.password = password
+        self.vhost = vhost
+        self.tls = tls
+        self.heartbeat = heartbeat
+        self.frameMax = frameMax
+        self.channelMax = channelMax
+        self.connectTimeout = connectTimeout
+        self.connectionName = connectionName
+    }
+
+    /// Parses one broker URL.
+    public init(url: String) throws {
+        let trimmed = url.trimmingCharacters(in: .whitespaces)
+        guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased() else {
+            throw AMQPError(.invalidURL, "'\(Self.redact(trimmed))' is not a URL; expected amqp://user:password@host:5672/%2F")
+        }
+        guard scheme == "amqp" || scheme == "amqps" else {
+            throw AMQPError(.invalidURL, "'\(Self.redact(trimmed))' has scheme '\(scheme)'; use amqp:// or amqps://")
+        }
+        let isTLS = scheme == "amqps"
+        var tls: TLS? = isTLS ? TLS() : nil
+        var config = AMQPConfiguration(
+            host: components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1",
+            port: components.port, user: components.user ?? "guest", password: components.password ?? "guest",
+            tls: tls)
+        let path = components.percentEncodedPath
+        if path.isEmpty || path == "/" {
+            config.vhost = "/"
+        } else {
+            config.vhost = String(path.dropFirst()).removingPercentEncoding ?? String(path.dropFirst())
+        }
+        for item in components.queryItems ?? [] {
+            let value = item.value ?? ""
+            func integer() throws -> Int {
+                guard let number = Int(value), number >= 0 else {
+                    throw AMQPError(.invalidURL, "query parameter \(item.name)='\(value)' must be a non-negative integer")
+                }
+                return number
+            }
+            switch item.name {
+            case "heartbeat": config.heartbeat = try integer()
+            case "frame_max": config.frameMax = try integer()
+            case "channel_max": config.channelMax = try integer()
+            case "connection_timeout": config.connectTimeout = Double(try integer()) / 1000
+            case "connection_name": config.connectionName = value
+            case "cacertfile": tls?.caFile = value
+            case "certfile": tls?.certFile = value
+            case "keyfile": tls?.keyFile = value
+            case "verify": tls?.verifyPeer = value != "verify_none"
+            case "verify_hostname": tls?.verifyHostname = !(value == "false" || value == "0")
+            case "server_name_indication", "auth_mechanism", "locale": break
+            default:
+                throw AMQPError(
+                    .invalidURL,
+                    "unknown query parameter '\(item.name)'; known: heartbeat, frame_max, channel_max, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify, verify_hostname"
+                )
+            }
+        }
+        if !isTLS, tls == nil, components.queryItems?.contains(where: { ["cacertfile", "certfile", "keyfile"].contains($0.name) }) == true {
+            throw AMQPError(.invalidURL, "TLS options need an amqps:// URL")
+        }
+        config.tls = tls
+        self = config
+    }
+
+    /// Parses a comma-separated list of broker URLs (the nodes of a cluster, tried in turn).
+    public static func list(_ urls: String) throws -> [AMQPConfiguration] {
+        let parts = urls.split(separator: ",").map { String($0) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard !parts.isEmpty else { throw AMQPError(.invalidURL, "no broker URL given") }
+        return try parts.map { try AMQPConfiguration(url: $0) }
+    }
+
+    /// The URL without the password, safe for logs.
+    public var redactedURL: String {
+        let vhostPart = vhost == "/" ? "%2F" : (vhost.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? vhost)
+        return "\(tls == nil ? "amqp" : "amqps")://\(user)@\(host):\(port)/\(vhostPart)"
+    }
+
+    /// Replaces the password of a URL-looking string with `***`.
+    public static func redact(_ url: String) -> String {
+        guard let at = url.firstIndex(of: "@"), let schemeEnd = url.range(of: "://") else { return url }
+        let credentials = url[schemeEnd.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<credentials.index(after: colon)]) + "***" + String(url[at...])
+    }
+}

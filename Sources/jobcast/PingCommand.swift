@@ -1,0 +1,18 @@
+import AMQP
+import ArgumentParser
+import JobCastCore
+import Logging
+
+struct PingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ping",
+        abstract: "Check that the broker answers: connect, log in, and report the agreed heartbeat and frame size.")
+
+    func run() async throws {
+        let logger = Logger(label: "jobcast")
+        let urls = try Settings().amqpURL
+        let connection = try await AMQPConnection.connect(toAnyOf: try AMQPConfiguration.list(urls), logger: logger)
+        print("connected to \(connection.configuration.redactedURL) (heartbeat \(connection.heartbeat) s, frame max \(connection.frameMax) bytes)")
+        await connection.close()
+    }
+}

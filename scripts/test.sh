@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine, as root:
+#   installs what the tests need, starts a RabbitMQ node (127.0.0.1:5701, TLS on 5702) and a PostgreSQL
+#   (127.0.0.1:55432) of their own, builds, and runs every test against them. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+echo "== starting the test RabbitMQ node (127.0.0.1:5701, amqps 5702)"
+scripts/rabbitmq-node.sh start jobcast-test 5701 5702
+if [ -x scripts/start-postgres.sh ]; then
+    echo "== starting the test PostgreSQL"
+    scripts/start-postgres.sh
+fi
+
+echo "== building"
+swift build --build-tests
+echo "== testing"
+swift test --skip-build
