@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/vapor/sql-kit", from: "3.30.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.0"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.13.0"),
@@ -50,6 +51,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
+        .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),
+        .testTarget(
+            name: "JobCastCoreTests",
+            dependencies: [
+                "JobCastCore",
+                "JobCastTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         // The delivery store: postings and attempts over SQLKit (SQLite by default, PostgreSQL for a fleet).
         .target(
             name: "JobCastStore",
