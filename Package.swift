@@ -8,10 +8,12 @@ let package = Package(
         .executable(name: "jobcast", targets: ["jobcast"]),
         .library(name: "AMQP", targets: ["AMQP"]),
         .library(name: "JobCastCore", targets: ["JobCastCore"]),
+        .library(name: "JobCastChannels", targets: ["JobCastChannels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/vapor/sql-kit", from: "3.30.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.0"),
@@ -50,6 +52,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Channels: what each channel receives (renderers, templates) and, later, delivery over HTTP.
+        .target(
+            name: "JobCastChannels",
+            dependencies: [
+                "JobCastCore",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Templates")]
+        ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
         .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),
@@ -60,6 +71,16 @@ let package = Package(
                 "JobCastTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "JobCastChannelsTests",
+            dependencies: [
+                "JobCastChannels",
+                "JobCastCore",
+                "JobCastTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            exclude: ["Golden"]
         ),
         // The delivery store: postings and attempts over SQLKit (SQLite by default, PostgreSQL for a fleet).
         .target(
