@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+@testable import JobCastStore
+
+/// Runs the built `jobcast` binary: `jobcast stats` on a store filled with the fixture.
+@Suite("jobcast stats (the binary)")
+struct StatsCommandTests {
+    /// `jobcast` next to the test bundle in the build folder (or JOBCAST_BIN).
+    static func binary() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["JOBCAST_BIN"] {
+            return URL(fileURLWithPath: path)
+        }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("jobcast")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        Issue.record("no jobcast binary near \(bundle.path): run `swift build` first (or set JOBCAST_BIN)")
+        throw CancellationError()
+    }
+
+    static func run(_ arguments: [String], database: String) throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + database
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
+    }
+
+    @Test("jobcast stats --json on a filled store reports exactly the fixture's figures")
+    func json() async throws {
+        let place = StorePlace(.sqlite)
+        let store = try await place.open()
+        try await StatsFixture.fill(store)
+        try await store.close()
+        defer { try? FileManager.default.removeItem(at: place.directory) }
+
+        let (status, data) = try Self.run(["stats", "--json", "--top", "2"], database: place.sqlitePath)
+        #expect(status == 0)
+        #expect(try schemaErrors(of: data, against: "stats.schema.json") == [])
+
+        let report = try JSONDecoder.snakeCase.decode(StatsReport.self, from: data)
+        #expect(report.store == "sqlite")
+        #expect(report.since == nil)
+        #expect(report.totals.postings == 4)
+        #expect(report.totals.employers == 3)
+        #expect(report.totals.positions == 208)
+        #expect(report.totals.channels == [
+            StatsFiguresTests.channel(.platform, postings: 3, positions: 158, delivered: 3, duplicate: 1, retried: 1, dead: 1),
+            StatsFiguresTests.channel(.wechat, postings: 2, positions: 170, delivered: 2, retried: 1, dead: 1, withdrawn: 1),
+        ])
+        #expect(report.breakdowns.map(\.dimension) == [.industry, .employer, .county, .day])
+        #expect(report.breakdowns[1].rows.map(\.key) == [StatsFixture.boHai, StatsFixture.property])
+        #expect(report.breakdowns[2].rows.map(\.positions) == [170, 120, 30])
+        #expect(report.latency.map(\.p95Ms) == [1_500, 90_000])
+        #expect(report.broker.reachable == false)
+
+        let narrowed = try Self.run(
+            ["stats", "--json", "--since", "2026-03-11", "--channel", "wechat", "--by", "county,day"],
+            database: place.sqlitePath
+        )
+        #expect(narrowed.status == 0)
+        let day2 = try JSONDecoder.snakeCase.decode(StatsReport.self, from: narrowed.output)
+        #expect(day2.since == "2026-03-11T00:00:00Z")
+        #expect(day2.channels == [.wechat])
+        #expect(day2.breakdowns.map(\.dimension) == [.county, .day])
+        #expect(day2.totals.channels == [
+            StatsFiguresTests.channel(.wechat, postings: 2, positions: 170, delivered: 2, dead: 1, withdrawn: 1),
+        ])
+
+        let text = try Self.run(["stats"], database: place.sqlitePath)
+        let table = String(decoding: text.output, as: UTF8.self)
+        #expect(text.status == 0)
+        #expect(table.contains("Totals 总计: 4 postings 岗位信息, 3 employers 用人单位, 208 岗位"))
+        #expect(table.contains("broker: not reachable ("))
+
+        let bad = try Self.run(["stats", "--by", "weather"], database: place.sqlitePath)
+        #expect(bad.status != 0)
+    }
+}
+
+extension JSONDecoder {
+    static var snakeCase: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
