@@ -9,14 +9,14 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Show delivery figures: postings, employers and positions (岗位) per channel, industry, employer, county and day.",
         discussion: """
-            Reads the delivery store named by JOBCAST_DATABASE_URL (sqlite:///abs/path, sqlite://rel/path or
-            postgres://user:pass@host:port/db; default var/jobcast.sqlite under the working directory) and asks
-            the broker (JOBCAST_AMQP_URL) for the depth of each channel, retry and dead queue. When the broker
+            Reads the delivery store named by JOBCAST_DATABASE_URL (sqlite:///abs/path, sqlite://rel/path or \
+            postgres://user:pass@host:port/db; default var/jobcast.sqlite under the working directory) and asks \
+            the broker (JOBCAST_AMQP_URL) for the depth of each channel, retry and dead queue. When the broker \
             does not answer, the figures are shown anyway and the report says so.
 
-            Attempts count rows (delivered, duplicate, retried, dead-lettered, withdrawn); "postings delivered"
-            and "positions delivered" count distinct postings with a delivered attempt. By county, a posting
-            counts once for each of its source counties. Latency is enqueue to delivered, nearest-rank
+            Attempts count rows (delivered, duplicate, retried, dead-lettered, withdrawn); "postings delivered" \
+            and "positions delivered" count distinct postings with a delivered attempt. By county, a posting \
+            counts once for each of its source counties. Latency is enqueue to delivered, nearest-rank \
             percentiles.
             """
     )
@@ -78,12 +78,12 @@ struct StatsCommand: AsyncParsableCommand {
                     topEmployers: top
                 )
                 let report = try await StatsReport.make(store: store, query: query, queues: provider)
+                // Written straight to stdout, unbuffered, so that --watch shows each refresh through a pipe.
                 if json {
-                    let data = try report.jsonData(pretty: !watch)
-                    print(String(decoding: data, as: UTF8.self))
+                    FileHandle.standardOutput.write(try report.jsonData(pretty: !watch) + Data("\n".utf8))
                 } else {
-                    if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
-                    print(report.renderText(), terminator: "")
+                    let clear = watch ? "\u{1B}[H\u{1B}[2J" : ""
+                    FileHandle.standardOutput.write(Data((clear + report.renderText()).utf8))
                 }
                 if watch { try await Task.sleep(for: .seconds(interval)) }
             } while watch

@@ -9,8 +9,8 @@ struct StoreBenchCommand: AsyncParsableCommand {
         commandName: "store-bench",
         abstract: "Measure batched inserts per second of the delivery store on a scratch database.",
         discussion: """
-            Each outcome is a posting upsert, an attempt row and (when delivered) its idempotency key. SQLite
-            runs in a temporary file; with --database-url postgres://… it runs in a schema of its own that is
+            Each outcome is a posting upsert, an attempt row and (when delivered) its idempotency key. SQLite \
+            runs in a temporary file; with --database-url postgres://… it runs in a schema of its own that is \
             dropped afterwards. Prints one line per batch size.
             """,
         shouldDisplay: false
@@ -43,7 +43,7 @@ struct StoreBenchCommand: AsyncParsableCommand {
             let result = try await StoreBenchmark.run(
                 databaseURL: databaseURL, outcomes: count, batchSize: batchSize, writers: writers, logger: logger
             )
-            print(result)
+            FileHandle.standardOutput.write(Data((result.description + "\n").utf8))
         }
     }
 }
