@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobCastCore
 import JobCastStore
 import Logging
 
@@ -64,9 +65,11 @@ struct StatsCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         let store: SQLDeliveryStore
         do {
-            store = try await DeliveryStoreFactory.fromEnvironment(logger: logger)
+            // JOBCAST_DATABASE_URL, or JOBCAST_DATABASE_URL_FILE when the URL (with its password) is a secret.
+            let url = try EnvironmentReader(environment: ProcessInfo.processInfo.environment).value("JOBCAST_DATABASE_URL")
+            store = try await DeliveryStoreFactory.from(url: url, logger: logger)
         } catch {
-            throw ValidationError("cannot open the delivery store: \(error)")
+            throw StoreUnavailable(reason: "\(error)")
         }
         do {
             let provider = Self.makeQueueDepthProvider(logger: logger)
@@ -130,6 +133,12 @@ struct StatsCommand: AsyncParsableCommand {
 }
 
 extension DeliveryChannel: ExpressibleByArgument {}
+
+/// The store could not be opened: said as an error, without the usage text.
+struct StoreUnavailable: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "cannot open the delivery store: \(reason)" }
+}
 
 extension StatsCommand {
     /// Where `jobcast stats` gets the broker's queue depths. Nil until the AMQP wrapper is wired in here
