@@ -61,6 +61,12 @@ let package = Package(
             ],
             resources: [.copy("Templates")]
         ),
+        // The AMQP wrapper under load with no work of its own (scripts/bench-amqp.sh runs it beside Benchmarks/raw).
+        .executableTarget(
+            name: "amqp-benchmark",
+            dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/AMQPBenchmark"
+        ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
         .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),

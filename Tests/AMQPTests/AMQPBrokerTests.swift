@@ -282,8 +282,9 @@ struct AMQPBrokerTests {
         ]
         try process.run()
         process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
 
-        let reason = await connection.closeReason()
+        let reason = try await withTimeout(15) { await connection.closeReason() }
         #expect(reason?.code == .connectionClosed)
         #expect(reason?.replyCode == 320)
         _ = try await collector.wait(for: 1, within: 5)

@@ -35,6 +35,22 @@ enum TestBroker {
     }
 }
 
+struct TimedOut: Error {}
+
+/// Runs `body`, failing with `TimedOut` after `seconds` so that a broken test fails instead of hanging.
+func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            throw TimedOut()
+        }
+        let first = try await group.next()!
+        group.cancelAll()
+        return first
+    }
+}
+
 /// Reads a consumer's deliveries in the background, so that tests can wait for a count with a deadline
 /// without cancelling the consumer (cancelling the iterating task would end it).
 final class DeliveryCollector: Sendable {
