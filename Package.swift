@@ -41,11 +41,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // JobCast on the broker: the topology, and publishing postings with confirms.
+        .target(
+            name: "JobCastBroker",
+            dependencies: [
+                "AMQP",
+                "JobCastCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The `jobcast` command-line tool.
         .executableTarget(
             name: "jobcast",
             dependencies: [
                 "AMQP",
+                "JobCastBroker",
                 "JobCastCore",
                 "JobCastStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -92,6 +102,7 @@ let package = Package(
         .target(
             name: "JobCastStore",
             dependencies: [
+                "JobCastCore",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),

@@ -1,17 +1,5 @@
 import Foundation
 
-/// A delivery channel as the store names it in its rows and in `jobcast stats`.
-public enum DeliveryChannel: String, Sendable, Codable, CaseIterable, Comparable {
-    /// The smart-employment platform (昆明智慧就业信息平台).
-    case platform
-    /// The WeChat public account (昆明市劳动就业服务局微信公众号).
-    case wechat
-
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
-}
-
 /// What one attempt at delivering a posting to one channel ended in.
 public enum AttemptOutcome: String, Sendable, Codable, CaseIterable {
     /// The channel accepted the posting.

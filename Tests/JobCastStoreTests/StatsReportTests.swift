@@ -73,7 +73,9 @@ struct StatsReportTests {
         )
         #expect(hanging.reachable == false)
         #expect(hanging.error?.contains("no answer within") == true)
-        #expect(clock.now - started < .seconds(5))
+        // Not a speed check: the provider never returns, so any finish proves the report did not wait for it.
+        // The bound is loose because parallel tests on two cores can delay the timeout task by seconds.
+        #expect(clock.now - started < .seconds(60))
 
         let none = await BrokerStatus.ask(nil, timeout: .seconds(1))
         #expect(none.reachable == false)

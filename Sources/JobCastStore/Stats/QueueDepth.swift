@@ -35,18 +35,6 @@ public struct ClosureQueueDepthProvider: QueueDepthProvider {
     }
 }
 
-/// JobCast's queue names, as the wire contract fixes them.
-public enum QueueNames {
-    public static func channel(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue)" }
-    public static func retry(_ channel: DeliveryChannel, level: Int) -> String { "jobcast.\(channel.rawValue).retry.\(level)" }
-    public static func dead(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue).dead" }
-
-    /// The channel a queue belongs to, if it is one of JobCast's.
-    public static func channel(ofQueue name: String) -> DeliveryChannel? {
-        DeliveryChannel.allCases.first { name == channel($0) || name.hasPrefix(channel($0) + ".") }
-    }
-}
-
 /// What the broker said about the queues.
 public struct BrokerStatus: Sendable, Codable, Hashable {
     public var reachable: Bool

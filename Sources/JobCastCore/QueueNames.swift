@@ -1,0 +1,16 @@
+/// JobCast's queue names, as the wire contract fixes them.
+public enum QueueNames {
+    /// The topic exchange producers publish postings to (routing key `posting.<action>`).
+    public static let postingsExchange = "jobcast.postings"
+    /// The exchange dead letters go through, routed by channel name to `jobcast.<channel>.dead`.
+    public static let deadLetterExchange = "jobcast.dlx"
+
+    public static func channel(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue)" }
+    public static func retry(_ channel: DeliveryChannel, level: Int) -> String { "jobcast.\(channel.rawValue).retry.\(level)" }
+    public static func dead(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue).dead" }
+
+    /// The channel a queue belongs to, if it is one of JobCast's.
+    public static func channel(ofQueue name: String) -> DeliveryChannel? {
+        DeliveryChannel.allCases.first { name == channel($0) || name.hasPrefix(channel($0) + ".") }
+    }
+}
