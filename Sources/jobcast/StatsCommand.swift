@@ -141,10 +141,13 @@ struct StoreUnavailable: Error, CustomStringConvertible {
 }
 
 extension StatsCommand {
-    /// Where `jobcast stats` gets the broker's queue depths. Nil until the AMQP wrapper is wired in here
-    /// (a `QueueDepthProvider` that declares each queue passively); the report then says the broker
-    /// is not reachable and why.
+    /// Where `jobcast stats` gets the broker's queue depths: passive declares on JOBCAST_AMQP_URL. When the
+    /// settings are unusable the report says the broker is not reachable and why.
     static func makeQueueDepthProvider(logger: Logger) -> (any QueueDepthProvider)? {
-        nil
+        do {
+            return try BrokerQueueDepths(settings: Settings(), workerSettings: WorkerSettings(), logger: logger)
+        } catch {
+            return ClosureQueueDepthProvider { throw error }
+        }
     }
 }

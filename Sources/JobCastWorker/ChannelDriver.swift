@@ -1,0 +1,17 @@
+import JobCastChannels
+import JobCastCore
+
+/// One channel's way of delivering postings, as the worker drives it.
+///
+/// The worker gathers valid, not-yet-delivered messages into batches of at most `batchLimit` (1 for the
+/// platform, a digest's worth for WeChat), waiting at most `batchWindow` for a batch to fill, and hands
+/// each batch over; the results come back in the same order as the messages. Withdrawals arrive in the
+/// same batches as postings.
+public protocol ChannelDriver: Sendable {
+    var channel: DeliveryChannel { get }
+    var batchLimit: Int { get }
+    var batchWindow: Duration { get }
+    /// Batches delivered at once: the worker's concurrency for the platform, 1 for WeChat digests.
+    var maxConcurrentBatches: Int { get }
+    func deliver(_ batch: [PostingMessage]) async -> [DeliveryResult]
+}

@@ -1,0 +1,128 @@
+import AMQP
+import ArgumentParser
+import Foundation
+import JobCastChannels
+import JobCastCore
+import JobCastStore
+import JobCastWorker
+import Logging
+import ServiceLifecycle
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Consume postings and deliver them to the platform and WeChat (or the outbox).",
+        discussion: """
+            Declares the topology, consumes jobcast.<channel>, and for each message: checks its size, validates it \
+            against Schemas/job-posting.schema.json, skips it if it was already delivered, delivers it, records the \
+            outcome in the store (JOBCAST_DATABASE_URL, default var/jobcast.sqlite) and acks it. Failed deliveries \
+            go through the retry queues (JOBCAST_RETRY_DELAYS) and, after JOBCAST_MAX_ATTEMPTS, to \
+            jobcast.<channel>.dead with the reason; so does bad input, at once.
+
+            A channel without an endpoint (JOBCAST_PLATFORM_URL, JOBCAST_WECHAT_APPID) writes what it would have \
+            sent under JOBCAST_OUTBOX_DIR (default var/outbox). SIGTERM or SIGINT: stop taking messages, finish \
+            in-flight deliveries within JOBCAST_SHUTDOWN_TIMEOUT seconds, ack, close, exit 0; what could not \
+            finish goes back to the queue.
+
+            Run several workers for more throughput: the platform queue is shared among them, the WeChat queue \
+            has a single active consumer and the others stand by.
+
+            \(ExitCodes.helpText)
+            """)
+
+    enum ChannelChoice: String, ExpressibleByArgument, CaseIterable {
+        case platform, wechat, all
+    }
+
+    @Option(help: "The channel to deliver to: platform, wechat or all.")
+    var channel: ChannelChoice = .all
+
+    @Option(help: "Deliveries in flight at once (platform). Default JOBCAST_WORKER_CONCURRENCY or 16.")
+    var concurrency: Int?
+
+    @Option(help: "Unacknowledged messages held at once. Default JOBCAST_WORKER_PREFETCH or 100.")
+    var prefetch: Int?
+
+    @Flag(help: "Stop once the queues are empty (for one-off runs and the README's main job).")
+    var untilEmpty = false
+
+    @Flag(help: "Print the configuration (secrets redacted) and exit.")
+    var printConfig = false
+
+    func run() async throws {
+        let logger = JobCastLogging.bootstrap()
+        let settings: Settings
+        var workerSettings: WorkerSettings
+        do {
+            settings = try Settings()
+            workerSettings = try WorkerSettings()
+        } catch {
+            logger.error("configuration error", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        if let concurrency { workerSettings.concurrency = max(1, concurrency) }
+        if let prefetch { workerSettings.prefetch = max(1, prefetch) }
+        if channel != .platform, workerSettings.prefetch < workerSettings.digestMax {
+            // The digest's messages stay unacked until it is published: the prefetch must cover one digest.
+            workerSettings.prefetch = workerSettings.digestMax
+        }
+        if printConfig {
+            let brokers = (try? AMQPConfiguration.list(settings.amqpURL).map(\.redactedURL).joined(separator: ",")) ?? "(unparseable)"
+            print((["JOBCAST_AMQP_URL=\(brokers)"] + settings.lines + workerSettings.lines).joined(separator: "\n"))
+            return
+        }
+
+        let brokers: [AMQPConfiguration]
+        let templates: ChannelTemplates
+        do {
+            brokers = try AMQPConfiguration.list(settings.amqpURL)
+            templates = try ChannelTemplates(overrideDirectory: workerSettings.templatesDirectory)
+        } catch {
+            logger.error("configuration error", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        let store: SQLDeliveryStore
+        do {
+            store = try await DeliveryStoreFactory.from(url: workerSettings.databaseURL, logger: logger)
+        } catch {
+            logger.error("cannot open the delivery store", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        let render = RenderConfiguration(thumbMediaID: settings.wechatThumbMediaID ?? "")
+        var workers: [ChannelWorker] = []
+        if channel != .wechat {
+            let destination = ChannelFactory.platform(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)
+            let driver = PlatformDriver(
+                destination: destination, renderer: PlatformRenderer(templates: templates, configuration: render),
+                concurrency: workerSettings.concurrency)
+            workers.append(ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, logger: logger))
+        }
+        if channel != .platform {
+            let destination = ChannelFactory.wechat(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)
+            let driver = WeChatDigestDriver(
+                destination: destination, renderer: WeChatRenderer(templates: templates, configuration: render),
+                digestMax: workerSettings.digestMax, digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)))
+            workers.append(ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, logger: logger))
+        }
+        logger.info(
+            "worker starting",
+            metadata: [
+                "worker.id": "\(workerSettings.workerID)", "channels": "\(workers.map(\.driver.channel.rawValue))",
+                "amqp.broker": "\(brokers.map(\.redactedURL))",
+            ])
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: workers.map { .init(service: $0, successTerminationBehavior: .ignore) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await store.close()
+            logger.error("worker failed", metadata: ["error": "\(error)"])
+            throw ExitCodes.exit(for: error)
+        }
+        try? await store.close()
+        logger.info("worker stopped", metadata: ["handled": "\(workers.map(\.handledCount).reduce(0, +))"])
+    }
+}
