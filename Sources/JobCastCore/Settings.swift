@@ -6,13 +6,83 @@ import Foundation
 public struct Settings: Sendable {
     public static let defaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
+    public static let defaultWeChatAPIBase = "https://api.weixin.qq.com"
+    public static let defaultHTTPTimeout: Duration = .seconds(10)
+
     /// `JOBCAST_AMQP_URL`: one broker URL, or a comma-separated list of a cluster's nodes.
     public var amqpURL: String
+
+    /// `JOBCAST_PLATFORM_URL`: the platform API's base URL (`https://jobs.example.gov.cn`); nil sends the
+    /// platform channel to the outbox.
+    public var platformURL: String?
+    /// `JOBCAST_PLATFORM_TOKEN` (or `_FILE`): the bearer token. A secret: never printed or logged.
+    public var platformToken: String?
+    /// `JOBCAST_WECHAT_API_BASE`: default `https://api.weixin.qq.com`; tests point it at a stand-in.
+    public var wechatAPIBase: String
+    /// `JOBCAST_WECHAT_APPID`: the public account's app id; nil sends the WeChat channel to the outbox.
+    public var wechatAppID: String?
+    /// `JOBCAST_WECHAT_SECRET` (or `_FILE`): the app secret. A secret: never printed or logged.
+    public var wechatSecret: String?
+    /// `JOBCAST_WECHAT_THUMB_MEDIA_ID`: permanent media id of the articles' cover image.
+    public var wechatThumbMediaID: String?
+    /// `JOBCAST_HTTP_TIMEOUT`: seconds one HTTP request to a channel may take (`10`, `2.5`, `2.5s`); default 10.
+    public var httpTimeout: Duration
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
         amqpURL = try reader.value("JOBCAST_AMQP_URL") ?? Self.defaultAMQPURL
+        platformURL = try reader.value("JOBCAST_PLATFORM_URL")
+        platformToken = try reader.value("JOBCAST_PLATFORM_TOKEN")
+        wechatAPIBase = try reader.value("JOBCAST_WECHAT_API_BASE") ?? Self.defaultWeChatAPIBase
+        wechatAppID = try reader.value("JOBCAST_WECHAT_APPID")
+        wechatSecret = try reader.value("JOBCAST_WECHAT_SECRET")
+        wechatThumbMediaID = try reader.value("JOBCAST_WECHAT_THUMB_MEDIA_ID")
+        if let text = try reader.value("JOBCAST_HTTP_TIMEOUT") {
+            let trimmed = text.hasSuffix("s") ? String(text.dropLast()) : text
+            guard let seconds = Double(trimmed), seconds > 0, seconds.isFinite else {
+                throw SettingsError(variable: "JOBCAST_HTTP_TIMEOUT", message: "'\(text)' is not a number of seconds above 0 (like 10 or 2.5s)")
+            }
+            httpTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
+        } else {
+            httpTimeout = Self.defaultHTTPTimeout
+        }
+        for (name, url) in [("JOBCAST_PLATFORM_URL", platformURL), ("JOBCAST_WECHAT_API_BASE", wechatAPIBase)] {
+            guard let url else { continue }
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw SettingsError(variable: name, message: "'\(url)' must start with http:// or https://")
+            }
+        }
+        if platformURL != nil, platformToken == nil {
+            throw SettingsError(
+                variable: "JOBCAST_PLATFORM_TOKEN",
+                message: "JOBCAST_PLATFORM_URL is set but the token is not; set JOBCAST_PLATFORM_TOKEN or JOBCAST_PLATFORM_TOKEN_FILE")
+        }
+        if wechatAppID != nil, wechatSecret == nil {
+            throw SettingsError(
+                variable: "JOBCAST_WECHAT_SECRET",
+                message: "JOBCAST_WECHAT_APPID is set but the secret is not; set JOBCAST_WECHAT_SECRET or JOBCAST_WECHAT_SECRET_FILE")
+        }
     }
+
+    /// The channel settings as `NAME=value` lines, every secret shown only as `(set)`, for `--print-config`.
+    /// (The broker URL is left out: it may carry a password.)
+    public var lines: [String] {
+        func secret(_ value: String?) -> String { value == nil ? "(not set)" : "(set)" }
+        return [
+            "JOBCAST_PLATFORM_URL=\(platformURL ?? "(not set: platform channel writes to the outbox)")",
+            "JOBCAST_PLATFORM_TOKEN=\(secret(platformToken))",
+            "JOBCAST_WECHAT_API_BASE=\(wechatAPIBase)",
+            "JOBCAST_WECHAT_APPID=\(wechatAppID ?? "(not set: WeChat channel writes to the outbox)")",
+            "JOBCAST_WECHAT_SECRET=\(secret(wechatSecret))",
+            "JOBCAST_WECHAT_THUMB_MEDIA_ID=\(wechatThumbMediaID ?? "(not set)")",
+            "JOBCAST_HTTP_TIMEOUT=\(Double(httpTimeout.components.seconds) + Double(httpTimeout.components.attoseconds) / 1e18)",
+        ]
+    }
+}
+
+extension Settings: CustomStringConvertible {
+    /// The settings with secrets redacted: safe to log.
+    public var description: String { lines.joined(separator: "\n") }
 }
 
 /// Reads one variable, or its `_FILE` twin, with errors that name the variable.

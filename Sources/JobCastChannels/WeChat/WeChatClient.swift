@@ -1,0 +1,230 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+
+/// The public account's API over HTTP (DESIGN.md "Channels"): the access token, `draft/add`,
+/// `freepublish/submit` and `freepublish/get`.
+///
+/// The token from `GET /cgi-bin/token` is cached until ``Configuration/tokenRefreshMargin`` before its
+/// `expires_in` ends, fetched once for callers that ask at the same time, and fetched again when a
+/// call answers errcode 40001, 40014 or 42001 (that call is then made once more). Errors are
+/// ``WeChatAPIError``s: -1, 45009, 45011, 408/429/5xx and transport failures are retryable, other
+/// errcodes and statuses are not. Neither the secret nor the token is ever logged.
+public actor WeChatClient: WeChatChannel {
+    public struct Configuration: Sendable {
+        /// `https://api.weixin.qq.com`, or a stand-in's base URL in tests.
+        public var apiBase: String
+        public var appID: String
+        /// The app secret. A secret: it goes in the token request and nowhere else.
+        public var secret: String
+        /// The longest one request may take.
+        public var timeout: Duration
+        /// A token is replaced this long before it expires (at the latest halfway through its life).
+        public var tokenRefreshMargin: Duration
+        /// Bytes of a response body read at most.
+        public var maxResponseBytes: Int
+
+        public init(
+            apiBase: String = "https://api.weixin.qq.com", appID: String, secret: String, timeout: Duration = .seconds(10),
+            tokenRefreshMargin: Duration = .seconds(300), maxResponseBytes: Int = 64 * 1024
+        ) {
+            self.apiBase = apiBase
+            self.appID = appID
+            self.secret = secret
+            self.timeout = timeout
+            self.tokenRefreshMargin = tokenRefreshMargin
+            self.maxResponseBytes = maxResponseBytes
+        }
+    }
+
+    public let configuration: Configuration
+    private let httpClient: HTTPClient
+    private let logger: Logger
+    private var cachedToken: (value: String, renewAt: ContinuousClock.Instant)?
+    private var tokenFetch: Task<(value: String, renewAt: ContinuousClock.Instant), any Error>?
+
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        var logger = logger
+        logger[metadataKey: "channel"] = "wechat"
+        self.logger = logger
+    }
+
+    // MARK: The three steps
+
+    public func addDraft(_ draft: WeChatDraft) async throws(WeChatAPIError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body: Data
+        do { body = try encoder.encode(draft) } catch {
+            throw WeChatAPIError(code: .badResponse, endpoint: "cgi-bin/draft/add", isRetryable: false, details: "cannot encode the draft: \(error)")
+        }
+        let answer = try await call("cgi-bin/draft/add", body: body)
+        guard let mediaID = answer.string("media_id"), !mediaID.isEmpty else {
+            throw answer.missing("media_id")
+        }
+        logger.info("WeChat draft added", metadata: ["wechat.media_id": "\(mediaID)", "wechat.articles": "\(draft.articles.count)"])
+        return mediaID
+    }
+
+    public func submitPublish(mediaID: String) async throws(WeChatAPIError) -> String {
+        let answer = try await call("cgi-bin/freepublish/submit", body: Self.json(["media_id": mediaID]))
+        guard let publishID = answer.string("publish_id"), !publishID.isEmpty else {
+            throw answer.missing("publish_id")
+        }
+        logger.info("WeChat publish submitted", metadata: ["wechat.media_id": "\(mediaID)", "wechat.publish_id": "\(publishID)"])
+        return publishID
+    }
+
+    public func publishStatus(publishID: String) async throws(WeChatAPIError) -> WeChatPublishStatus {
+        let answer = try await call("cgi-bin/freepublish/get", body: Self.json(["publish_id": publishID]))
+        guard let status = answer.int("publish_status") else { throw answer.missing("publish_status") }
+        switch status {
+        case 0:
+            let detail = answer.object["article_detail"] as? [String: Any]
+            let items = (detail?["item"] as? [[String: Any]] ?? [])
+                .sorted { ($0["idx"] as? Int ?? 0) < ($1["idx"] as? Int ?? 0) }
+            return .published(articleID: answer.string("article_id"), articleURLs: items.compactMap { $0["article_url"] as? String })
+        case 1:
+            return .publishing
+        default:
+            let failed = (answer.object["fail_idx"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.intValue }
+            return .failed(status: status, failedArticles: failed)
+        }
+    }
+
+    // MARK: The access token
+
+    /// A valid access token: the cached one, or a new one when it is due for renewal.
+    public func accessToken() async throws(WeChatAPIError) -> String {
+        if let cachedToken, ContinuousClock.now < cachedToken.renewAt { return cachedToken.value }
+        let fetch: Task<(value: String, renewAt: ContinuousClock.Instant), any Error>
+        if let tokenFetch {
+            fetch = tokenFetch
+        } else {
+            fetch = Task { try await self.fetchToken() }
+            tokenFetch = fetch
+        }
+        do {
+            let token = try await fetch.value
+            if tokenFetch == fetch { tokenFetch = nil }
+            cachedToken = token
+            return token.value
+        } catch {
+            if tokenFetch == fetch { tokenFetch = nil }
+            throw error as? WeChatAPIError
+                ?? WeChatAPIError(code: .transport, endpoint: "cgi-bin/token", isRetryable: true, details: "\(error)")
+        }
+    }
+
+    /// Forgets `token` (if it is still the cached one), so that the next call fetches a new one.
+    public func invalidateToken(_ token: String) {
+        if cachedToken?.value == token { cachedToken = nil }
+    }
+
+    private func fetchToken() async throws(WeChatAPIError) -> (value: String, renewAt: ContinuousClock.Instant) {
+        let endpoint = "cgi-bin/token"
+        let url =
+            base + "/" + endpoint + "?grant_type=client_credential&appid=\(Self.query(configuration.appID))&secret=\(Self.query(configuration.secret))"
+        let answer = try await send(HTTPClientRequest(url: url), endpoint: endpoint)
+        if let errcode = answer.int("errcode"), errcode != 0 {
+            // Here 40001/40125 mean a wrong secret, 40013 a wrong app id, 40164 a server not on the IP allowlist.
+            throw WeChatAPIError.errcode(errcode, errmsg: answer.string("errmsg"), endpoint: endpoint, status: answer.status)
+        }
+        guard let token = answer.string("access_token"), !token.isEmpty else { throw answer.missing("access_token") }
+        let lifetime = Duration.seconds(answer.int("expires_in") ?? 7200)
+        let early = min(configuration.tokenRefreshMargin, lifetime / 2)
+        logger.debug("WeChat access token fetched", metadata: ["wechat.token_lifetime": "\(lifetime)"])
+        return (token, ContinuousClock.now + lifetime - early)
+    }
+
+    // MARK: Calls
+
+    /// POSTs `body` to `endpoint` with the access token; on a token errcode, once more with a new token.
+    private func call(_ endpoint: String, body: Data) async throws(WeChatAPIError) -> Answer {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let token = try await accessToken()
+            var request = HTTPClientRequest(url: base + "/" + endpoint + "?access_token=" + Self.query(token))
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+            request.body = .bytes(body)
+            let answer = try await send(request, endpoint: endpoint)
+            guard let errcode = answer.int("errcode"), errcode != 0 else { return answer }
+            if WeChatAPIError.tokenErrcodes.contains(errcode), attempt == 1 {
+                logger.info("WeChat access token rejected; fetching a new one", metadata: ["wechat.errcode": "\(errcode)", "wechat.endpoint": "\(endpoint)"])
+                invalidateToken(token)
+                continue
+            }
+            throw WeChatAPIError.errcode(errcode, errmsg: answer.string("errmsg"), endpoint: endpoint, status: answer.status)
+        }
+    }
+
+    /// Sends one request and reads its JSON answer; HTTP and transport failures become errors.
+    private func send(_ request: HTTPClientRequest, endpoint: String) async throws(WeChatAPIError) -> Answer {
+        let reply: ChannelHTTP.Reply
+        do {
+            reply = try await ChannelHTTP.send(request, client: httpClient, timeout: configuration.timeout, limit: configuration.maxResponseBytes)
+        } catch {
+            throw WeChatAPIError(code: .transport, endpoint: endpoint, isRetryable: true, details: ChannelHTTP.describe(error))
+        }
+        guard (200...299).contains(reply.status) else {
+            let excerpt = ChannelHTTP.excerpt(reply.body)
+            throw WeChatAPIError(
+                code: .httpStatus, endpoint: endpoint, status: reply.status, isRetryable: ChannelHTTP.isTransient(reply.status),
+                retryAfter: ChannelHTTP.retryAfter(reply.headers.first(name: "Retry-After")),
+                details: "HTTP \(reply.status)" + (excerpt.isEmpty ? "" : ": \(excerpt)"))
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any] else {
+            throw WeChatAPIError(
+                code: .badResponse, endpoint: endpoint, status: reply.status, isRetryable: true,
+                details: "answer is not a JSON object\(reply.truncated ? " (cut at \(configuration.maxResponseBytes) bytes)" : ""): \(ChannelHTTP.excerpt(reply.body))")
+        }
+        return Answer(endpoint: endpoint, status: reply.status, object: object)
+    }
+
+    private var base: String {
+        var base = configuration.apiBase
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    private static func query(_ value: String) -> String {
+        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+
+    private static func json(_ object: [String: String]) -> Data {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    }
+
+    /// One decoded JSON answer.
+    private struct Answer {
+        let endpoint: String
+        let status: Int
+        let object: [String: Any]
+
+        /// A string field; WeChat sends some ids (publish_id) as numbers, so numbers are accepted too.
+        func string(_ key: String) -> String? {
+            switch object[key] {
+            case let text as String: text
+            case let number as NSNumber: number.stringValue
+            default: nil
+            }
+        }
+
+        func int(_ key: String) -> Int? {
+            switch object[key] {
+            case let number as NSNumber: number.intValue
+            case let text as String: Int(text)
+            default: nil
+            }
+        }
+
+        func missing(_ field: String) -> WeChatAPIError {
+            WeChatAPIError(code: .badResponse, endpoint: endpoint, status: status, isRetryable: true, details: "answer has no \(field)")
+        }
+    }
+}
