@@ -11,6 +11,7 @@ struct JobCast: AsyncParsableCommand {
             """,
         subcommands: [
             PingCommand.self,
+            PublishCommand.self, WithdrawCommand.self,
             StatsCommand.self,
             StoreBenchCommand.self,
         ]

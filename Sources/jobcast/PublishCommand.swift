@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import JobCastCore
+
+/// `jobcast publish FILE…`: validate postings from files and publish the valid ones with publisher confirms.
+struct PublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Validate postings from JSON, JSON Lines or CSV files and publish them to the broker.",
+        discussion: """
+            Everything is read and validated before anything is sent; each bad posting is reported as \
+            FILE:LINE: /pointer: message on standard error. By default the valid postings are published and the \
+            exit status says that some were rejected; --strict publishes nothing when any is bad.
+
+            Postings go to exchange jobcast.postings with routing key posting.<action>, persistent, \
+            message_id = the posting id, mandatory, with publisher confirms: a posting counts as published only \
+            when the broker confirms it. If the broker is lost, jobcast reconnects (trying each node of \
+            JOBCAST_AMQP_URL in turn) and republishes only what was not confirmed. Publishing the same file \
+            again is harmless: the workers deliver each posting once.
+
+            CSV: UTF-8 (with or without BOM), a header of dotted field names (id,title,salary.min,…), lists \
+            (benefits, targetGroups, sourceCounties) separated by ';'.
+
+            \(ExitCodes.helpText)
+            """)
+
+    @Argument(help: ArgumentHelp("Files to publish; - reads standard input.", valueName: "file"))
+    var files: [String]
+
+    @Option(help: "json, jsonl or csv (default: from the file extension, or guessed from the content).")
+    var format: PostingInputFormat?
+
+    @Flag(help: "Publish nothing if any posting is invalid.")
+    var strict = false
+
+    @Flag(help: "Validate and summarise only; publish nothing.")
+    var dryRun = false
+
+    @OptionGroup var send: SendOptions
+
+    func run() async throws {
+        var records: [PostingRecord] = []
+        var problems: [InputProblem] = []
+        let reader = PostingFileReader()
+        for file in files {
+            let data: Data
+            do {
+                data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+            } catch {
+                printError("\(file): cannot read the file: \((error as NSError).localizedDescription)")
+                throw ExitCodes.input
+            }
+            let format = format ?? PostingInputFormat.guess(fromPath: file) ?? PostingInputFormat.sniff(data)
+            let result = reader.read(data, source: file, format: format)
+            records += result.records
+            problems += result.problems
+        }
+        let prepared = PreparedPosting.prepare(records)
+        problems += prepared.problems
+        let order = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        problems.sort { (order[$0.source] ?? 0, $0.line) < (order[$1.source] ?? 0, $1.line) }
+        let readCount = records.count + problems.filter { $0.pointer == nil }.count
+        try await PostingSender(options: send, strict: strict, dryRun: dryRun)
+            .run(records: readCount, postings: prepared.postings, problems: problems)
+    }
+}
+
+extension PostingInputFormat: ExpressibleByArgument {}
