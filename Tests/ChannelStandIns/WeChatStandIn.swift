@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+
+/// A real HTTP server on 127.0.0.1 that imitates the WeChat public account API:
+///
+/// - `GET /cgi-bin/token?grant_type=client_credential&appid=…&secret=…` issues `token-N` valid for
+///   `tokenLifetime` seconds (errcode 40013 for another app id, 40125 for another secret);
+/// - `POST /cgi-bin/draft/add`, `/cgi-bin/freepublish/submit` and `/cgi-bin/freepublish/get` need a
+///   valid `access_token` (40001 for an unknown or expired-on-demand token, 42001 past its lifetime);
+/// - draft/add stores the body and answers `media_id`; submit answers a numeric `publish_id`; get
+///   answers `publish_status` 1 (publishing) for the first `publishingPolls` polls of a task, then 0
+///   with an `article_id` and one URL per article.
+///
+/// Every request is recorded. Faults on demand: ``expireTokens()`` (next call gets 40001),
+/// ``failNext(_:errcode:errmsg:on:)`` (e.g. 45009 or -1), ``failPublications(status:failedArticles:)``.
+public actor WeChatStandIn: StandInActor {
+    public enum Endpoint: String, Sendable, CaseIterable {
+        case token = "/cgi-bin/token"
+        case draftAdd = "/cgi-bin/draft/add"
+        case publishSubmit = "/cgi-bin/freepublish/submit"
+        case publishGet = "/cgi-bin/freepublish/get"
+    }
+
+    /// A draft stored by draft/add.
+    public struct StoredDraft: Sendable {
+        public let mediaID: String
+        /// The body exactly as received.
+        public let body: Data
+    }
+
+    /// A publish task started by freepublish/submit.
+    public struct PublishTask: Sendable {
+        public let publishID: String
+        public let mediaID: String
+        public fileprivate(set) var polls: Int
+    }
+
+    public nonisolated let appID: String
+    public nonisolated let secret: String
+    public nonisolated let tokenLifetime: Int
+    /// Polls of freepublish/get that answer "publishing" before a task answers "published".
+    public var publishingPolls: Int
+    public private(set) var requests: [RecordedRequest] = []
+    /// Tokens issued so far, in order.
+    public private(set) var issuedTokens: [String] = []
+    /// Drafts stored by draft/add, in order.
+    public private(set) var drafts: [StoredDraft] = []
+    /// Publish tasks by publish_id.
+    public private(set) var publishTasks: [String: PublishTask] = [:]
+
+    private var validTokens: [String: ContinuousClock.Instant] = [:]
+    private var faults: [(endpoint: Endpoint?, errcode: Int, errmsg: String)] = []
+    private var publicationFailure: (status: Int, failedArticles: [Int])?
+    private var nextID = 1
+    var server: StandInServer?
+    let logger: Logger
+    static let name = "wechat-stand-in"
+
+    public init(
+        appID: String = "wx-test-app", secret: String = "wechat-test-secret", tokenLifetime: Int = 7200, publishingPolls: Int = 1,
+        logger: Logger = StandInLogging.logger("wechat-stand-in")
+    ) {
+        self.appID = appID
+        self.secret = secret
+        self.tokenLifetime = tokenLifetime
+        self.publishingPolls = publishingPolls
+        self.logger = logger
+    }
+
+    /// Starts listening on an ephemeral port; returns the base URL (`http://127.0.0.1:PORT`), which is
+    /// what `JOBCAST_WECHAT_API_BASE` takes.
+    @discardableResult
+    public func start() async throws -> String { try await startServer() }
+
+    public func stop() async { await stopServer() }
+
+    public var baseURL: String? { server?.baseURL }
+
+    // MARK: Faults
+
+    /// Every token issued so far stops working: the next call with one gets errcode 40001.
+    public func expireTokens() { validTokens.removeAll() }
+
+    /// The next `count` calls to `endpoint` (nil: to any endpoint but the token) get this errcode.
+    public func failNext(_ count: Int = 1, errcode: Int, errmsg: String = "injected fault", on endpoint: Endpoint? = nil) {
+        for _ in 0..<max(count, 0) { faults.append((endpoint: endpoint, errcode: errcode, errmsg: errmsg)) }
+    }
+
+    /// Publish tasks submitted from now on end with this publish_status (2–6) instead of 0.
+    public func failPublications(status: Int = 3, failedArticles: [Int] = [1]) {
+        publicationFailure = (status, failedArticles)
+    }
+
+    public func setPublishingPolls(_ polls: Int) { publishingPolls = polls }
+
+    // MARK: Queries
+
+    public func requests(to endpoint: Endpoint) -> [RecordedRequest] { requests.filter { $0.path == endpoint.rawValue } }
+
+    /// Media ids that freepublish/submit was called with successfully, in order.
+    public var submittedMediaIDs: [String] {
+        publishTasks.values.sorted { $0.publishID.count == $1.publishID.count ? $0.publishID < $1.publishID : $0.publishID.count < $1.publishID.count }
+            .map(\.mediaID)
+    }
+
+    // MARK: Answers
+
+    func answer(_ request: RecordedRequest) -> StandInReply {
+        requests.append(request)
+        guard let endpoint = Endpoint(rawValue: request.path) else { return StandInReply(status: 404) }
+        if let index = faults.firstIndex(where: { fault in
+            fault.endpoint == endpoint || (fault.endpoint == nil && endpoint != .token)
+        }) {
+            let fault = faults.remove(at: index)
+            return .json(200, ["errcode": fault.errcode, "errmsg": fault.errmsg])
+        }
+        if endpoint == .token {
+            guard request.method == "GET" else { return StandInReply(status: 405) }
+            return issueToken(request.query)
+        }
+        guard request.method == "POST" else { return StandInReply(status: 405) }
+        let token = request.query["access_token"] ?? ""
+        guard let expiry = validTokens[token] else {
+            return .json(200, ["errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"])
+        }
+        guard ContinuousClock.now < expiry else {
+            return .json(200, ["errcode": 42001, "errmsg": "access_token expired"])
+        }
+        guard let body = request.jsonObject else {
+            return .json(200, ["errcode": 44002, "errmsg": "empty post data"])
+        }
+        switch endpoint {
+        case .draftAdd: return addDraft(body, raw: request.body)
+        case .publishSubmit: return submit(body)
+        case .publishGet: return status(body)
+        case .token: return StandInReply(status: 500)
+        }
+    }
+
+    private func issueToken(_ query: [String: String]) -> StandInReply {
+        guard query["grant_type"] == "client_credential" else { return .json(200, ["errcode": 40002, "errmsg": "invalid grant_type"]) }
+        guard query["appid"] == appID else { return .json(200, ["errcode": 40013, "errmsg": "invalid appid"]) }
+        guard query["secret"] == secret else { return .json(200, ["errcode": 40125, "errmsg": "invalid appsecret"]) }
+        let token = "token-\(issuedTokens.count + 1)"
+        issuedTokens.append(token)
+        validTokens[token] = ContinuousClock.now + .seconds(tokenLifetime)
+        return .json(200, ["access_token": token, "expires_in": tokenLifetime])
+    }
+
+    private func addDraft(_ body: [String: Any], raw: Data) -> StandInReply {
+        guard let articles = body["articles"] as? [[String: Any]], (1...8).contains(articles.count) else {
+            return .json(200, ["errcode": 40007, "errmsg": "invalid articles"])
+        }
+        let mediaID = "media-\(takeID())"
+        drafts.append(StoredDraft(mediaID: mediaID, body: raw))
+        return .json(200, ["media_id": mediaID, "item": []])
+    }
+
+    private func submit(_ body: [String: Any]) -> StandInReply {
+        guard let mediaID = body["media_id"] as? String, drafts.contains(where: { $0.mediaID == mediaID }) else {
+            return .json(200, ["errcode": 40007, "errmsg": "invalid media_id"])
+        }
+        let publishID = "2247\(takeID())"
+        publishTasks[publishID] = PublishTask(publishID: publishID, mediaID: mediaID, polls: 0)
+        // Real answers carry publish_id as a number at times; the client must take either.
+        return .json(200, ["errcode": 0, "errmsg": "ok", "publish_id": Int(publishID)!, "msg_data_id": Int(publishID)! + 1])
+    }
+
+    private func status(_ body: [String: Any]) -> StandInReply {
+        let publishID = (body["publish_id"] as? String) ?? (body["publish_id"] as? NSNumber)?.stringValue ?? ""
+        guard var task = publishTasks[publishID] else {
+            return .json(200, ["errcode": 48001, "errmsg": "no such publish_id"])
+        }
+        task.polls += 1
+        publishTasks[publishID] = task
+        if task.polls <= publishingPolls {
+            return .json(200, ["publish_id": publishID, "publish_status": 1, "fail_idx": []])
+        }
+        if let failure = publicationFailure {
+            return .json(200, ["publish_id": publishID, "publish_status": failure.status, "fail_idx": failure.failedArticles])
+        }
+        let count = drafts.first(where: { $0.mediaID == task.mediaID })
+            .flatMap { (try? JSONSerialization.jsonObject(with: $0.body)) as? [String: Any] }
+            .flatMap { ($0["articles"] as? [Any])?.count } ?? 1
+        let items: [[String: Any]] = (1...count).map { ["idx": $0, "article_url": "https://mp.weixin.qq.com/s/\(publishID)-\($0)"] }
+        return .json(200, [
+            "publish_id": publishID, "publish_status": 0, "article_id": "article-\(publishID)",
+            "article_detail": ["count": count, "item": items], "fail_idx": [],
+        ])
+    }
+
+    private func takeID() -> Int {
+        defer { nextID += 1 }
+        return nextID
+    }
+}

@@ -1,0 +1,235 @@
+import ChannelStandIns
+import Foundation
+import JobCastCore
+import JobCastTestSupport
+import Logging
+import Testing
+
+@testable import JobCastChannels
+
+/// The WeChat client against a real HTTP server on loopback (``WeChatStandIn``).
+@Suite struct WeChatClientTests {
+    static let logger = Logger(label: "wechat-client-tests")
+
+    static func withWeChat(
+        _ standIn: WeChatStandIn = WeChatStandIn(), timeout: Duration = .seconds(5), secret: String? = nil,
+        _ body: (WeChatStandIn, WeChatClient) async throws -> Void
+    ) async throws {
+        let base = try await standIn.start()
+        let client = WeChatClient(
+            configuration: .init(apiBase: base, appID: standIn.appID, secret: secret ?? standIn.secret, timeout: timeout),
+            logger: logger)
+        do {
+            try await body(standIn, client)
+        } catch {
+            await standIn.stop()
+            throw error
+        }
+        await standIn.stop()
+    }
+
+    static func sampleDraft() throws -> WeChatDraft {
+        var configuration = RenderConfiguration()
+        configuration.thumbMediaID = "thumb-media-1"
+        return try WeChatRenderer(templates: try Fixtures.templates(), configuration: configuration)
+            .render(try SampleData.postings()).draft
+    }
+
+    static func smallDraft(_ title: String = "沪滇劳务协作岗位") -> WeChatDraft {
+        WeChatDraft(articles: [
+            .init(
+                title: title, author: "昆明市劳动就业服务局", digest: "", content: "<section><p>岗位</p></section>", contentSourceURL: "",
+                thumbMediaID: "thumb", needOpenComment: 0, onlyFansCanComment: 0)
+        ])
+    }
+
+    @Test func theTokenIsFetchedOnceAndCachedAcrossCalls() async throws {
+        try await Self.withWeChat { standIn, client in
+            let first = try await client.addDraft(Self.smallDraft())
+            let second = try await client.addDraft(Self.smallDraft("第二篇"))
+            _ = try await client.submitPublish(mediaID: first)
+            #expect(first != second)
+            #expect(await standIn.issuedTokens == ["token-1"])
+            let tokenRequests = await standIn.requests(to: .token)
+            #expect(tokenRequests.count == 1)
+            let query = try #require(tokenRequests.first?.query)
+            #expect(query == ["grant_type": "client_credential", "appid": "wx-test-app", "secret": "wechat-test-secret"])
+            let calls = await standIn.requests.filter { $0.path != WeChatStandIn.Endpoint.token.rawValue }
+            #expect(calls.count == 3)
+            #expect(calls.allSatisfy { $0.method == "POST" && $0.query["access_token"] == "token-1" })
+        }
+    }
+
+    @Test func callersAtTheSameTimeShareOneTokenFetch() async throws {
+        try await Self.withWeChat { standIn, client in
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<6 { group.addTask { try await client.addDraft(Self.smallDraft("岗位\(i)")) } }
+                for try await _ in group {}
+            }
+            #expect(await standIn.issuedTokens.count == 1)
+            #expect(await standIn.drafts.count == 6)
+        }
+    }
+
+    @Test func anExpiredTokenIs40001ThenRefreshedAndTheCallSucceeds() async throws {
+        try await Self.withWeChat { standIn, client in
+            _ = try await client.addDraft(Self.smallDraft())
+            await standIn.expireTokens()
+            let mediaID = try await client.addDraft(Self.smallDraft("第二篇"))
+            #expect(await standIn.drafts.map(\.mediaID).last == mediaID)
+            #expect(await standIn.issuedTokens == ["token-1", "token-2"])
+            let adds = await standIn.requests(to: .draftAdd).map { $0.query["access_token"] }
+            #expect(adds == ["token-1", "token-1", "token-2"], "the rejected call is made once more with the new token")
+        }
+    }
+
+    @Test func aTokenIsRenewedBeforeItsLifetimeEnds() async throws {
+        // Lifetime 2 s: renewed after half of it at the latest.
+        try await Self.withWeChat(WeChatStandIn(tokenLifetime: 2)) { standIn, client in
+            _ = try await client.addDraft(Self.smallDraft())
+            try await Task.sleep(for: .milliseconds(1200))
+            _ = try await client.addDraft(Self.smallDraft("第二篇"))
+            #expect(await standIn.issuedTokens.count == 2)
+            #expect(await standIn.requests(to: .draftAdd).map { $0.query["access_token"] } == ["token-1", "token-2"], "no call met an expired token")
+        }
+    }
+
+    @Test func aTokenRejectedTwiceIsAnErrorNotALoop() async throws {
+        try await Self.withWeChat { standIn, client in
+            await standIn.failNext(2, errcode: 40001, errmsg: "invalid credential", on: .draftAdd)
+            await #expect(throws: WeChatAPIError.self) { try await client.addDraft(Self.smallDraft()) }
+            #expect(await standIn.requests(to: .draftAdd).count == 2)
+        }
+    }
+
+    @Test(arguments: [45009, -1])
+    func quotaAndBusyErrcodesAreRetriedLater(errcode: Int) async throws {
+        try await Self.withWeChat { standIn, client in
+            await standIn.failNext(errcode: errcode, errmsg: "reach max api daily quota limit", on: .draftAdd)
+            let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
+            #expect(outcome.mediaID == nil)
+            guard case .retry(let status, let reason, _) = outcome.result else {
+                Issue.record("expected retry, got \(outcome.result)")
+                return
+            }
+            #expect(status == errcode)
+            #expect(reason.contains("errcode \(errcode)"))
+            #expect(await standIn.drafts.isEmpty)
+            let again = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
+            #expect(again.result == .delivered(status: 0), "the next attempt goes through")
+        }
+    }
+
+    @Test func otherErrcodesAreDeadWithErrcodeAndErrmsg() async throws {
+        try await Self.withWeChat { standIn, client in
+            await standIn.failNext(errcode: 45166, errmsg: "invalid content", on: .draftAdd)
+            let outcome = await client.publish(Self.smallDraft())
+            #expect(outcome.result == .dead(status: 45166, reason: "WeChat cgi-bin/draft/add: errcode 45166: invalid content"))
+        }
+    }
+
+    @Test func aWrongSecretIsDeadAndTheSecretIsInNoReason() async throws {
+        try await Self.withWeChat(secret: "not-the-secret") { standIn, client in
+            let outcome = await client.publish(Self.smallDraft())
+            #expect(outcome.result == .dead(status: 40125, reason: "WeChat cgi-bin/token: errcode 40125: invalid appsecret"))
+            #expect(await standIn.drafts.isEmpty)
+        }
+    }
+
+    @Test func theDraftAddBodyIsTheDraftAndValidatesAgainstTheSchema() async throws {
+        let draft = try Self.sampleDraft()
+        try await Self.withWeChat { standIn, client in
+            let mediaID = try await client.addDraft(draft)
+            let stored = try #require(await standIn.drafts.first)
+            #expect(stored.mediaID == mediaID)
+            #expect(try JSONDecoder().decode(WeChatDraft.self, from: stored.body) == draft)
+            let request = try #require(await standIn.requests(to: .draftAdd).first)
+            #expect(request.header("Content-Type")?.hasPrefix("application/json") == true)
+            #expect(request.bodyText.contains("本期共有"), "Chinese text is sent as UTF-8, not \\u escapes")
+            let verdicts = try ReferenceValidator.validate(documents: [("draft", stored.body)], schema: "wechat-draft.schema.json")
+            #expect(verdicts.values.map(\.valid) == [true], "\(verdicts)")
+        }
+    }
+
+    @Test func publishRunsTheThreeStepsAndPollsUntilPublished() async throws {
+        let draft = try Self.sampleDraft()
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 2)) { standIn, client in
+            let outcome = await client.publish(draft, pollInterval: .milliseconds(50), timeout: .seconds(10))
+            #expect(outcome.result == .delivered(status: 0))
+            let mediaID = try #require(outcome.mediaID)
+            let publishID = try #require(outcome.publishID)
+            #expect(await standIn.submittedMediaIDs == [mediaID])
+            #expect(await standIn.publishTasks[publishID]?.polls == 3, "publishing, publishing, published")
+            #expect(outcome.articleID == "article-\(publishID)")
+            #expect(outcome.articleURLs.count == draft.articles.count)
+            let submit = try #require(await standIn.requests(to: .publishSubmit).first?.jsonObject)
+            #expect(submit["media_id"] as? String == mediaID)
+            let polls = await standIn.requests(to: .publishGet)
+            #expect(polls.allSatisfy { $0.jsonObject?["publish_id"] as? String == publishID })
+            #expect(await standIn.issuedTokens.count == 1)
+        }
+    }
+
+    @Test func aFailedPublicationIsDead() async throws {
+        try await Self.withWeChat { standIn, client in
+            await standIn.failPublications(status: 4, failedArticles: [1])
+            let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
+            #expect(outcome.mediaID != nil && outcome.publishID != nil)
+            guard case .dead(4, let reason) = outcome.result else {
+                Issue.record("expected dead, got \(outcome.result)")
+                return
+            }
+            #expect(reason.contains("publish_status 4") && reason.contains("articles 1"))
+        }
+    }
+
+    @Test func publishingPastTheTimeoutIsRetriedAndFinishedWithoutASecondDraft() async throws {
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 1000)) { standIn, client in
+            let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .milliseconds(200))
+            guard case .retry = outcome.result else {
+                Issue.record("expected retry, got \(outcome.result)")
+                return
+            }
+            let publishID = try #require(outcome.publishID)
+            await standIn.setPublishingPolls(0)
+            let finished = await client.waitForPublication(
+                publishID: publishID, mediaID: outcome.mediaID, pollInterval: .milliseconds(20), timeout: .seconds(5))
+            #expect(finished.result == .delivered(status: 0))
+            #expect(await standIn.drafts.count == 1)
+            #expect(await standIn.publishTasks.count == 1)
+        }
+    }
+
+    @Test func aStoredDraftIsPublishedByItsMediaID() async throws {
+        try await Self.withWeChat { standIn, client in
+            let mediaID = try await client.addDraft(Self.smallDraft())
+            let outcome = await client.publish(mediaID: mediaID, pollInterval: .milliseconds(20), timeout: .seconds(5))
+            #expect(outcome.result == .delivered(status: 0))
+            #expect(outcome.mediaID == mediaID)
+            #expect(await standIn.drafts.count == 1)
+        }
+    }
+
+    @Test func aTransientErrorWhilePollingIsPolledThrough() async throws {
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 1)) { standIn, client in
+            let mediaID = try await client.addDraft(Self.smallDraft())
+            let publishID = try await client.submitPublish(mediaID: mediaID)
+            await standIn.failNext(errcode: -1, errmsg: "system error", on: .publishGet)
+            let outcome = await client.waitForPublication(publishID: publishID, pollInterval: .milliseconds(20), timeout: .seconds(5))
+            #expect(outcome.result == .delivered(status: 0))
+        }
+    }
+
+    @Test func noServerIsRetried() async throws {
+        let standIn = WeChatStandIn()
+        let base = try await standIn.start()
+        await standIn.stop()
+        let client = WeChatClient(configuration: .init(apiBase: base, appID: "a", secret: "s", timeout: .seconds(2)), logger: Self.logger)
+        let outcome = await client.publish(Self.smallDraft())
+        guard case .retry(nil, let reason, nil) = outcome.result else {
+            Issue.record("expected retry, got \(outcome.result)")
+            return
+        }
+        #expect(reason.hasPrefix("WeChat cgi-bin/token: "))
+    }
+}
