@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.9.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/vapor/sql-kit", from: "3.30.0"),
@@ -41,6 +43,7 @@ let package = Package(
         .target(
             name: "JobCastCore",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -53,15 +56,31 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The worker: consumes a channel's queue, delivers through the channel's driver, records, acks.
+        .target(
+            name: "JobCastWorker",
+            dependencies: [
+                "AMQP",
+                "JobCastBroker",
+                "JobCastChannels",
+                "JobCastCore",
+                "JobCastStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The `jobcast` command-line tool.
         .executableTarget(
             name: "jobcast",
             dependencies: [
                 "AMQP",
                 "JobCastBroker",
+                "JobCastChannels",
                 "JobCastCore",
                 "JobCastStore",
+                "JobCastWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -85,6 +104,8 @@ let package = Package(
             path: "Benchmarks/AMQPBenchmark"
         ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        // Publishing against real RabbitMQ nodes: the publisher, `jobcast publish`/`withdraw` and the examples/ scripts.
+        .testTarget(name: "JobCastBrokerTests", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", "JobCastTestSupport"]),
         // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
         .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),
         .testTarget(
@@ -129,7 +150,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore"]),
+        .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport"]),
+        .testTarget(
+            name: "JobCastWorkerTests",
+            dependencies: ["AMQP", "JobCastBroker", "JobCastChannels", "JobCastCore", "JobCastStore", "JobCastWorker", "JobCastTestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

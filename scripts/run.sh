@@ -1,30 +1,48 @@
 #!/usr/bin/env bash
-# JobCast's main job on a fresh Debian 12 machine, as root, with the embedded defaults:
-# installs what it needs, builds `jobcast`, starts a local RabbitMQ if none answers on JOBCAST_AMQP_URL
-# (default amqp://guest:guest@127.0.0.1:5672/%2F), and checks the broker. Safe to run again.
+# JobCast's main job on a fresh Debian 12 machine, as root, with the embedded defaults: installs what it
+# needs, builds `jobcast`, starts a local RabbitMQ if none answers on JOBCAST_AMQP_URL (default
+# amqp://guest:guest@127.0.0.1:5672/%2F), declares the topology, publishes the spring job fair's 59 postings
+# (38 employers, 49,228 positions), runs a worker for both channels until the queues are empty, and prints
+# `jobcast stats`. With no platform URL and no WeChat app id set, both channels write to the outbox
+# (var/outbox/). The store is SQLite (var/jobcast.sqlite). Safe to run again: a second run's postings are
+# recognised as already delivered and counted as duplicates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 echo "== building jobcast"
-swift build --product jobcast
+swift build --product jobcast 2>&1 | tail -n 1
 bin="$(swift build --show-bin-path)/jobcast"
 
 url=${JOBCAST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}
 if ! "$bin" ping >/dev/null 2>&1; then
     case "$url" in
-    *@127.0.0.1:*|*@localhost:*|*@127.0.0.1/*|*@localhost/*)
+    *@127.0.0.1:*|*@localhost:*|*@127.0.0.1/*|*@localhost/*|amqp://127.0.0.1*|amqp://localhost*)
         echo "== no broker answers on $(echo "$url" | sed -E 's#(//[^:/@]*):[^@]*@#\1:***@#'); starting the local RabbitMQ"
         rabbitmq-server -detached >/dev/null 2>&1 || true
-        for _ in $(seq 1 60); do
+        for _ in $(seq 1 90); do
             rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break
             sleep 1
         done
         rabbitmq-diagnostics -q await_startup >/dev/null 2>&1 || true
         ;;
     *)
-        echo "no broker answers on JOBCAST_AMQP_URL and it is not local: start it, or fix the URL" >&2
+        echo "no broker answers on JOBCAST_AMQP_URL and it is not on this machine: start it, or fix the URL" >&2
+        exit 3
         ;;
     esac
 fi
 "$bin" ping
+
+echo "== declaring the topology"
+"$bin" topology >/dev/null
+echo "== publishing Samples/spring-job-fair.jsonl"
+"$bin" publish Samples/spring-job-fair.jsonl
+echo "== delivering (jobcast worker --until-empty)"
+JOBCAST_WECHAT_DIGEST_WINDOW=${JOBCAST_WECHAT_DIGEST_WINDOW:-2} "$bin" worker --until-empty
+echo "== delivery figures"
+"$bin" stats
+outbox=${JOBCAST_OUTBOX_DIR:-var/outbox}
+echo
+echo "outbox: $(find "$outbox/platform" -name '*.json' 2>/dev/null | wc -l) platform job files in $outbox/platform/, \
+$(find "$outbox/wechat" -name 'article-*.html' 2>/dev/null | wc -l) WeChat article pages in $outbox/wechat/"

@@ -6,7 +6,7 @@ import JobCastCore
 /// ```
 /// jobcast.postings (topic) ──#──▶ jobcast.platform (quorum)            ──▶ platform workers
 ///                          └──#──▶ jobcast.wechat (quorum, single active consumer) ──▶ wechat workers
-/// jobcast.<channel>.retry.<n> (quorum, TTL) ──expired──▶ (default exchange) ──▶ jobcast.<channel>
+/// jobcast.<channel>.retry.<delay>s (quorum, TTL) ──expired──▶ (default exchange) ──▶ jobcast.<channel>
 /// jobcast.dlx (direct) ──<channel>──▶ jobcast.<channel>.dead (quorum)
 /// ```
 ///
@@ -58,10 +58,10 @@ public struct Topology: Sendable {
             var specs = [
                 QueueSpec(name: main, arguments: mainArguments, bindings: [.init(exchange: QueueNames.postingsExchange, routingKey: "#")])
             ]
-            for (index, delay) in retryDelays.enumerated() {
+            for delay in retryDelayLevels {
                 specs.append(
                     QueueSpec(
-                        name: QueueNames.retry(channel, level: index + 1),
+                        name: QueueNames.retry(channel, delaySeconds: delay),
                         arguments: [
                             "x-queue-type": "quorum",
                             "x-message-ttl": .int64(Int64(delay) * 1000),
@@ -80,21 +80,40 @@ public struct Topology: Sendable {
         }
     }
 
-    /// The retry queue for a message that failed its `attempt`-th delivery (1-based).
-    public func retryQueue(_ channel: DeliveryChannel, afterAttempt attempt: Int) -> (name: String, delaySeconds: Int) {
-        let level = min(max(attempt, 1), retryDelays.count)
-        return (QueueNames.retry(channel, level: level), retryDelays[level - 1])
+    /// The distinct delays, in order: one retry queue each.
+    public var retryDelayLevels: [Int] {
+        var seen = Set<Int>()
+        return retryDelays.filter { seen.insert($0).inserted }
+    }
+
+    /// The retry queue for a message that failed its `attempt`-th delivery (1-based), waiting at least
+    /// `atLeast` seconds (a Retry-After) when given.
+    public func retryQueue(_ channel: DeliveryChannel, afterAttempt attempt: Int, atLeast: Int = 0) -> (name: String, delaySeconds: Int) {
+        var delay = retryDelays[min(max(attempt, 1), retryDelays.count) - 1]
+        if atLeast > delay { delay = retryDelayLevels.sorted().first { $0 >= atLeast } ?? retryDelayLevels.max()! }
+        return (QueueNames.retry(channel, delaySeconds: delay), delay)
+    }
+
+    /// The retry queues of a channel.
+    public func retryQueues(_ channel: DeliveryChannel) -> [String] {
+        retryDelayLevels.map { QueueNames.retry(channel, delaySeconds: $0) }
     }
 
     /// Declares everything; safe to run again and from many workers at once.
+    /// - Throws: ``TopologyMismatch`` when a queue or exchange exists with other settings (the broker's
+    ///   406 PRECONDITION_FAILED): reconnecting will not help, an operator has to decide. ``AMQPError`` otherwise.
     public func declare(on channel: AMQPChannel) async throws {
-        try await channel.exchangeDeclare(QueueNames.postingsExchange, type: "topic", durable: true)
-        try await channel.exchangeDeclare(QueueNames.deadLetterExchange, type: "direct", durable: true)
-        for queue in queues {
-            try await channel.queueDeclare(queue.name, durable: true, arguments: queue.arguments)
-            for binding in queue.bindings {
-                try await channel.queueBind(queue.name, exchange: binding.exchange, routingKey: binding.routingKey)
+        do {
+            try await channel.exchangeDeclare(QueueNames.postingsExchange, type: "topic", durable: true)
+            try await channel.exchangeDeclare(QueueNames.deadLetterExchange, type: "direct", durable: true)
+            for queue in queues {
+                try await channel.queueDeclare(queue.name, durable: true, arguments: queue.arguments)
+                for binding in queue.bindings {
+                    try await channel.queueBind(queue.name, exchange: binding.exchange, routingKey: binding.routingKey)
+                }
             }
+        } catch let error as AMQPError where error.replyCode == 406 {
+            throw TopologyMismatch(brokerSays: error.replyText ?? error.message)
         }
     }
 
@@ -110,5 +129,16 @@ public struct Topology: Sendable {
             lines.append("queue \(queue.name)\(bindings)\n    \(arguments)")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// A queue or exchange exists on the broker with other arguments than JobCast declares.
+public struct TopologyMismatch: Error, CustomStringConvertible, Sendable {
+    public var brokerSays: String
+
+    public var description: String {
+        "the broker already has a JobCast queue or exchange with other settings (\(brokerSays)). "
+            + "If the settings changed on purpose, move the messages off it and delete it (rabbitmqctl delete_queue NAME), "
+            + "or set the JOBCAST_* settings back; then start again."
     }
 }

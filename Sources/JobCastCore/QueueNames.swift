@@ -6,7 +6,10 @@ public enum QueueNames {
     public static let deadLetterExchange = "jobcast.dlx"
 
     public static func channel(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue)" }
-    public static func retry(_ channel: DeliveryChannel, level: Int) -> String { "jobcast.\(channel.rawValue).retry.\(level)" }
+    /// A retry queue holds messages for `delaySeconds` and then hands them back to the channel queue. The
+    /// delay is in the name, so that changing `JOBCAST_RETRY_DELAYS` makes new queues instead of clashing
+    /// with the old ones (which drain back into the channel queue by themselves).
+    public static func retry(_ channel: DeliveryChannel, delaySeconds: Int) -> String { "jobcast.\(channel.rawValue).retry.\(delaySeconds)s" }
     public static func dead(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue).dead" }
 
     /// The channel a queue belongs to, if it is one of JobCast's.

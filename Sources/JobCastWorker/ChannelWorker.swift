@@ -244,7 +244,7 @@ public final class ChannelWorker: Service, Sendable {
     }
 
     private func queuesAreEmpty(_ connection: AMQPConnection) async throws -> Bool {
-        let names = [QueueNames.channel(driver.channel)] + topology.retryDelays.indices.map { QueueNames.retry(driver.channel, level: $0 + 1) }
+        let names = [QueueNames.channel(driver.channel)] + topology.retryQueues(driver.channel)
         for name in names {
             if let status = try await connection.queueStatus(name), status.messageCount > 0 { return false }
         }

@@ -39,21 +39,27 @@ struct MessageProcessor: Sendable {
         var ready: [Ready] = []
         for delivery in deliveries {
             let attempt = Int(delivery.properties.headers?[DeadLetterHeaders.attempt]?.intValue ?? 1)
-            let hash = ContentHash.of(delivery.body)
+            let rawHash = ContentHash.of(delivery.body)
             let fallbackID = delivery.properties.messageId ?? "(no id)"
             guard delivery.body.count <= settings.maxMessageBytes else {
                 let reason = "too_large: \(delivery.body.count) bytes, the limit is \(settings.maxMessageBytes) (JOBCAST_MAX_MESSAGE_BYTES)"
-                outcomes.append(await deadLetter(delivery, postingID: fallbackID, hash: hash, attempt: attempt, status: nil, reason: reason, publisher: publisher))
+                outcomes.append(await deadLetter(delivery, postingID: fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason, publisher: publisher))
                 continue
             }
             let message: PostingMessage
-            do {
-                message = try PostingMessage.decode(delivery.body)
+            let hash: String
+            do throws(PostingValidationError) {
+                guard let value = try? JSONValue(data: delivery.body) else {
+                    throw PostingValidationError(
+                        code: .notJSON, postingID: nil, issues: [ValidationIssue(pointer: .root, rule: .json, message: "not UTF-8 JSON")])
+                }
+                hash = ContentHash.of(value)
+                message = try PostingMessage.decode(value)
             } catch {
                 let details = error.issues.map(\.description).joined(separator: "; ")
                 let reason = "\(error.code == .notJSON ? "not_json" : "invalid"): \(details)"
                 outcomes.append(
-                    await deadLetter(delivery, postingID: error.postingID ?? fallbackID, hash: hash, attempt: attempt, status: nil, reason: reason, publisher: publisher))
+                    await deadLetter(delivery, postingID: error.postingID ?? fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason, publisher: publisher))
                 continue
             }
             if case .publish = message {
@@ -89,12 +95,9 @@ struct MessageProcessor: Sendable {
                     item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, status: status,
                     reason: "retries exhausted after \(item.attempt) attempts: \(reason)", publisher: publisher)
             }
-            var (queue, delay) = topology.retryQueue(channel, afterAttempt: item.attempt)
-            if let retryAfter, Double(retryAfter.components.seconds) > Double(delay) {
-                // Honour Retry-After: the first level that waits at least that long.
-                let level = topology.retryDelays.firstIndex { $0 >= Int(retryAfter.components.seconds) } ?? (topology.retryDelays.count - 1)
-                (queue, delay) = (QueueNames.retry(channel, level: level + 1), topology.retryDelays[level])
-            }
+            // Honour Retry-After: the first retry queue that waits at least that long.
+            let atLeast = retryAfter.map { Int($0.components.seconds) } ?? 0
+            let (queue, delay) = topology.retryQueue(channel, afterAttempt: item.attempt, atLeast: atLeast)
             var properties = item.delivery.properties
             var headers = properties.headers ?? [:]
             headers[DeadLetterHeaders.attempt] = .int64(Int64(item.attempt + 1))

@@ -12,6 +12,8 @@ struct JobCast: AsyncParsableCommand {
         subcommands: [
             PingCommand.self,
             PublishCommand.self, WithdrawCommand.self,
+            TopologyCommand.self,
+            WorkerCommand.self,
             StatsCommand.self,
             StoreBenchCommand.self,
         ]

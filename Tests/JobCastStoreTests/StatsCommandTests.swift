@@ -1,4 +1,5 @@
 import Foundation
+import JobCastTestSupport
 import Testing
 
 @testable import JobCastStore
@@ -6,20 +7,13 @@ import Testing
 /// Runs the built `jobcast` binary: `jobcast stats` on a store filled with the fixture.
 @Suite("jobcast stats (the binary)")
 struct StatsCommandTests {
-    /// `jobcast` next to the test bundle in the build folder (or JOBCAST_BIN).
     static func binary() throws -> URL {
-        if let path = ProcessInfo.processInfo.environment["JOBCAST_BIN"] {
-            return URL(fileURLWithPath: path)
+        do {
+            return try JobCastBinary.url()
+        } catch {
+            Issue.record("\(error)")
+            throw error
         }
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var directory = bundle.deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("jobcast")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        Issue.record("no jobcast binary near \(bundle.path): run `swift build` first (or set JOBCAST_BIN)")
-        throw CancellationError()
     }
 
     static func run(_ arguments: [String], database: String) throws -> (status: Int32, output: Data) {

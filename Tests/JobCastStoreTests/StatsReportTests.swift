@@ -9,7 +9,7 @@ struct StatsReportTests {
         [
             QueueDepth(name: "jobcast.wechat", messages: 3, consumers: 1),
             QueueDepth(name: "jobcast.platform", messages: 12, consumers: 4),
-            QueueDepth(name: "jobcast.platform.retry.1", messages: 2, consumers: 0),
+            QueueDepth(name: "jobcast.platform.retry.5s", messages: 2, consumers: 0),
             QueueDepth(name: "jobcast.platform.dead", messages: 1, consumers: 0),
             QueueDepth(name: "jobcast.wechat.dead", messages: 0, consumers: 0),
         ]
@@ -48,7 +48,7 @@ struct StatsReportTests {
         let all = await BrokerStatus.ask(Self.queues, timeout: .seconds(5))
         #expect(all.reachable)
         #expect(all.queues.map(\.name) == [
-            "jobcast.platform", "jobcast.platform.dead", "jobcast.platform.retry.1", "jobcast.wechat", "jobcast.wechat.dead",
+            "jobcast.platform", "jobcast.platform.dead", "jobcast.platform.retry.5s", "jobcast.wechat", "jobcast.wechat.dead",
         ])
         let figures = DeliveryFigures(totals: TotalFigures(), breakdowns: [], latency: [])
         let report = StatsReport(generatedAt: march(12), store: "sqlite", query: StatsQuery(channel: .wechat),
