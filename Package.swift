@@ -153,7 +153,10 @@ let package = Package(
         .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport"]),
         .testTarget(
             name: "JobCastWorkerTests",
-            dependencies: ["AMQP", "JobCastBroker", "JobCastChannels", "JobCastCore", "JobCastStore", "JobCastWorker", "JobCastTestSupport"]
+            dependencies: [
+                "AMQP", "ChannelStandIns", "JobCastBroker", "JobCastChannels", "JobCastCore", "JobCastStore", "JobCastWorker",
+                "JobCastTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
