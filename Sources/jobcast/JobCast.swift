@@ -14,6 +14,7 @@ struct JobCast: AsyncParsableCommand {
             PublishCommand.self, WithdrawCommand.self,
             TopologyCommand.self,
             WorkerCommand.self,
+            DLQCommand.self,
             StatsCommand.self,
             StoreBenchCommand.self,
         ]
