@@ -94,7 +94,10 @@ struct WorkerHarness {
     }
 
     /// Runs the outbox workers of the given channels in this process until their queues are empty.
-    func runUntilEmpty(_ channels: [DeliveryChannel] = DeliveryChannel.allCases, settings overrides: [String: String] = [:], platform: (any PlatformChannel)? = nil) async throws {
+    func runUntilEmpty(
+        _ channels: [DeliveryChannel] = DeliveryChannel.allCases, settings overrides: [String: String] = [:],
+        platform: (any PlatformChannel)? = nil, wechat: (any WeChatChannel)? = nil
+    ) async throws {
         let settings = try settings(overrides)
         let store = try await openStore()
         let templates = try ChannelTemplates()
@@ -109,8 +112,9 @@ struct WorkerHarness {
                         concurrency: settings.concurrency)
                 case .wechat:
                     WeChatDigestDriver(
-                        destination: WeChatOutbox(writer: writer, logger: Self.logger), renderer: WeChatRenderer(templates: templates),
-                        digestMax: settings.digestMax, digestWindow: .milliseconds(Int(settings.digestWindow * 1000)))
+                        destination: wechat ?? WeChatOutbox(writer: writer, logger: Self.logger), renderer: WeChatRenderer(templates: templates),
+                        digestMax: settings.digestMax, digestWindow: .milliseconds(Int(settings.digestWindow * 1000)),
+                        pollInterval: .milliseconds(100), publishTimeout: .seconds(20))
                 }
                 let worker = ChannelWorker(driver: driver, store: store, brokers: brokers, settings: settings, untilEmpty: true, logger: Self.logger)
                 group.addTask { try await worker.run() }
