@@ -65,6 +65,7 @@ let package = Package(
                 "JobCastChannels",
                 "JobCastCore",
                 "JobCastStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -27,6 +27,10 @@ public struct WorkerSettings: Sendable {
     public var outboxDirectory: String
     /// `JOBCAST_TEMPLATES_DIR`: templates that replace the built-in ones, file by file.
     public var templatesDirectory: String?
+    /// `JOBCAST_HTTP_HOST`: where `/healthz` and `/readyz` listen; default 127.0.0.1 (0.0.0.0 in containers).
+    public var httpHost: String
+    /// `JOBCAST_HTTP_PORT`: default 9464; 0 picks a free port.
+    public var httpPort: Int
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -57,6 +61,8 @@ public struct WorkerSettings: Sendable {
         databaseURL = try reader.value("JOBCAST_DATABASE_URL")
         outboxDirectory = try reader.value("JOBCAST_OUTBOX_DIR") ?? "var/outbox"
         templatesDirectory = try reader.value("JOBCAST_TEMPLATES_DIR")
+        httpHost = try reader.value("JOBCAST_HTTP_HOST") ?? "127.0.0.1"
+        httpPort = try integer("JOBCAST_HTTP_PORT", 9464, minimum: 0)
         if let text = try reader.value("JOBCAST_RETRY_DELAYS") {
             let delays = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else {
@@ -83,6 +89,8 @@ public struct WorkerSettings: Sendable {
             "JOBCAST_DATABASE_URL=\(databaseURL.map(Settings.redactURL) ?? "(default: sqlite var/jobcast.sqlite)")",
             "JOBCAST_OUTBOX_DIR=\(outboxDirectory)",
             "JOBCAST_TEMPLATES_DIR=\(templatesDirectory ?? "(built-in templates)")",
+            "JOBCAST_HTTP_HOST=\(httpHost)",
+            "JOBCAST_HTTP_PORT=\(httpPort)",
         ]
     }
 }

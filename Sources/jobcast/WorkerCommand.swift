@@ -110,9 +110,16 @@ struct WorkerCommand: AsyncParsableCommand {
                 "worker.id": "\(workerSettings.workerID)", "channels": "\(workers.map(\.driver.channel.rawValue))",
                 "amqp.broker": "\(brokers.map(\.redactedURL))",
             ])
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = workers.map { .init(service: $0, successTerminationBehavior: .ignore) }
+        if !untilEmpty {
+            // A one-off --until-empty run serves no endpoints: nothing would watch them, and they would keep it alive.
+            services.append(
+                .init(service: HealthServer.make(host: workerSettings.httpHost, port: workerSettings.httpPort, workers: workers, logger: logger)))
+            logger.info("serving /healthz and /readyz", metadata: ["http.address": "\(workerSettings.httpHost):\(workerSettings.httpPort)"])
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: workers.map { .init(service: $0, successTerminationBehavior: .ignore) },
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

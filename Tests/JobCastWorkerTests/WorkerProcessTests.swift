@@ -1,5 +1,8 @@
 import ChannelStandIns
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import JobCastChannels
 import JobCastCore
 import JobCastTestSupport
@@ -20,7 +23,7 @@ struct WorkerProcessTests {
         }
     }
 
-    func startWorker(_ harness: WorkerHarness, platformURL: String, token: String) throws -> Process {
+    func startWorker(_ harness: WorkerHarness, platformURL: String, token: String, httpPort: Int = 0) throws -> Process {
         let process = Process()
         process.executableURL = try JobCastBinary.url()
         process.arguments = ["worker", "--channel", "platform", "--concurrency", "4"]
@@ -32,6 +35,7 @@ struct WorkerProcessTests {
         environment["JOBCAST_RETRY_DELAYS"] = "1,1,2"
         environment["JOBCAST_WORKER_ID"] = "signal-test"
         environment["JOBCAST_LOG_LEVEL"] = "warning"
+        environment["JOBCAST_HTTP_PORT"] = "\(httpPort)"
         process.environment = environment
         try process.run()
         return process
@@ -46,6 +50,11 @@ struct WorkerProcessTests {
     func waitForRequests(_ standIn: PlatformStandIn, atLeast: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while await standIn.requests.count < atLeast, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    func get(_ url: String) async throws -> (status: Int, body: String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
     /// PUTs per posting id, as the stand-in received them.
@@ -67,8 +76,14 @@ struct WorkerProcessTests {
         let postings = try postings(prefix: "term")
         try await harness.publish(postings: postings)
 
-        let worker = try startWorker(harness, platformURL: baseURL, token: standIn.token)
+        let httpPort = Int.random(in: 39_000..<40_000)
+        let worker = try startWorker(harness, platformURL: baseURL, token: standIn.token, httpPort: httpPort)
         try await waitForRequests(standIn, atLeast: 40)
+        // While it works, the worker says it is alive and consuming.
+        let ready = try await get("http://127.0.0.1:\(httpPort)/readyz")
+        #expect(ready.status == 200)
+        #expect(ready.body.contains("platform: consuming"))
+        #expect(try await get("http://127.0.0.1:\(httpPort)/healthz").status == 200)
         kill(worker.processIdentifier, SIGTERM)
         #expect(try await waitForExit(worker, seconds: 60))
         #expect(worker.terminationReason == .exit)
