@@ -20,11 +20,11 @@ if ! "$bin" ping >/dev/null 2>&1; then
     *@127.0.0.1:*|*@localhost:*|*@127.0.0.1/*|*@localhost/*|amqp://127.0.0.1*|amqp://localhost*)
         echo "== no broker answers on $(echo "$url" | sed -E 's#(//[^:/@]*):[^@]*@#\1:***@#'); starting the local RabbitMQ"
         rabbitmq-server -detached >/dev/null 2>&1 || true
+        rabbitmqctl -q await_startup --timeout 90 >/dev/null 2>&1 || true
         for _ in $(seq 1 90); do
-            rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break
+            "$bin" ping >/dev/null 2>&1 && break
             sleep 1
         done
-        rabbitmq-diagnostics -q await_startup >/dev/null 2>&1 || true
         ;;
     *)
         echo "no broker answers on JOBCAST_AMQP_URL and it is not on this machine: start it, or fix the URL" >&2
