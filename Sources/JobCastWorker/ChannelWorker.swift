@@ -219,7 +219,8 @@ public final class ChannelWorker: Service, Sendable {
     }
 
     /// Records the outcomes in one store transaction, then acknowledges their messages. A store failure
-    /// keeps them for the next flush: nothing is acked before it is recorded.
+    /// keeps them for the next flush: nothing is acked before it is recorded. A message whose retry or
+    /// dead-letter copy the broker did not confirm is handed back (nack with requeue) to be tried again.
     private func flush(_ completed: inout [Outcome], _ outstanding: inout Set<UInt64>, channel: AMQPChannel?) async throws {
         let ackable = completed.filter(\.ackable)
         let unackable = completed.filter { !$0.ackable }
@@ -230,16 +231,22 @@ public final class ChannelWorker: Service, Sendable {
             return
         }
         completed = []
-        for outcome in unackable { outstanding.remove(outcome.deliveryTag) }
         status.withLock { $0.handled += ackable.count }
-        guard let channel, !ackable.isEmpty else { return }
-        let tags = Set(ackable.map(\.deliveryTag))
-        outstanding.subtract(tags)
-        let highest = tags.max()!
-        if outstanding.allSatisfy({ $0 > highest }) && unackable.allSatisfy({ $0.deliveryTag > highest }) {
-            try await channel.ack(highest, multiple: true)
-        } else {
-            for tag in tags.sorted() { try await channel.ack(tag) }
+        guard let channel else { return }
+        if !ackable.isEmpty {
+            let tags = Set(ackable.map(\.deliveryTag))
+            outstanding.subtract(tags)
+            let highest = tags.max()!
+            // One `multiple` ack when every message up to the highest is among these; else one ack each.
+            if outstanding.allSatisfy({ $0 > highest }) {
+                try await channel.ack(highest, multiple: true)
+            } else {
+                for tag in tags.sorted() { try await channel.ack(tag) }
+            }
+        }
+        for outcome in unackable {
+            try await channel.nack(outcome.deliveryTag, requeue: true)
+            outstanding.remove(outcome.deliveryTag)
         }
     }
 
