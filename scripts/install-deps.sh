@@ -3,7 +3,7 @@
 # Idempotent and quick when everything is already there: apt-get runs only for what is missing.
 set -euo pipefail
 
-packages=(rabbitmq-server librabbitmq-dev amqp-tools postgresql openssl pkg-config python3-pip ca-certificates)
+packages=(rabbitmq-server librabbitmq-dev amqp-tools postgresql openssl pkg-config python3-pip python3-pika ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -18,4 +18,9 @@ fi
 # The reference JSON Schema implementation the contract tests compare the Swift validator with.
 if ! python3 -c 'import jsonschema' 2>/dev/null; then
     python3 -m pip install -q jsonschema 2>/dev/null || python3 -m pip install -q --break-system-packages jsonschema
+fi
+
+# pika for examples/publish_posting.py, for the python3 on PATH (python3-pika covers Debian's own).
+if ! python3 -c 'import pika' 2>/dev/null; then
+    python3 -m pip install -q pika 2>/dev/null || python3 -m pip install -q --break-system-packages pika
 fi

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 echo "== starting the test RabbitMQ node (127.0.0.1:5701, amqps 5702)"
 scripts/rabbitmq-node.sh start jobcast-test 5701 5702
+echo "== starting the restart-test RabbitMQ node (127.0.0.1:5711; only the publisher's restart test stops it)"
+scripts/rabbitmq-node.sh start jobcast-restart 5711
 if [ -x scripts/start-postgres.sh ]; then
     echo "== starting the test PostgreSQL"
     scripts/start-postgres.sh
