@@ -144,6 +144,7 @@ public final class ChannelWorker: Service, Sendable {
             var stopDeadline: ContinuousClock.Instant?
             var lostError: (any Error)?
             var lastEmptyCheck = ContinuousClock.now
+            var emptyChecks = 0
 
             func dispatch(_ deliveries: [AMQPDelivery]) {
                 inFlight += 1
@@ -165,6 +166,7 @@ public final class ChannelWorker: Service, Sendable {
             eventLoop: for await event in events {
                 switch event {
                 case .delivery(let delivery):
+                    emptyChecks = 0
                     outstanding.insert(delivery.deliveryTag)
                     if batch.isEmpty { batchStarted = .now }
                     batch.append(delivery)
@@ -191,7 +193,10 @@ public final class ChannelWorker: Service, Sendable {
                         ContinuousClock.now - lastEmptyCheck > .seconds(1)
                     {
                         lastEmptyCheck = .now
-                        if try await queuesAreEmpty(connection) {
+                        // Empty three checks in a row: a message moving from a retry queue back to the channel
+                        // queue is in neither for a moment.
+                        emptyChecks = try await queuesAreEmpty(connection) ? emptyChecks + 1 : 0
+                        if emptyChecks >= 3 {
                             logger.info("queues empty; stopping as asked (--until-empty)")
                             stopping = true
                             stopSignal.fire()

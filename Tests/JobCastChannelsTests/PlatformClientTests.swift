@@ -138,7 +138,9 @@ import Testing
             await standIn.failNext(with: .delay(.seconds(2)))
             let started = ContinuousClock.now
             let result = await client.put(id: "p-1", body: Data("{}".utf8))
-            #expect(ContinuousClock.now - started < .seconds(2), "the client gave up at its timeout")
+            // The stand-in answers after 2 s; the client must not have waited for it. The bound is loose because a
+            // loaded 2-core machine can delay the timeout itself by seconds; this is not a speed check.
+            #expect(ContinuousClock.now - started < .seconds(30), "the client gave up at its timeout")
             #expect(result == .retry(status: nil, reason: "timed out", retryAfter: nil))
         }
     }
@@ -157,10 +159,9 @@ import Testing
     @Test func anEndlessResponseIsCutAtTheLimitNotReadToTheEnd() async throws {
         try await Self.withPlatform(timeout: .seconds(5), maxResponseBytes: 64 * 1024) { standIn, client in
             await standIn.failNext(with: .endlessBody)
-            let started = ContinuousClock.now
             let result = await client.put(id: "p-1", body: Data("{}".utf8))
+            // A client reading the whole body would time out (a retry) instead; no clock is needed to tell.
             #expect(result == .delivered(status: 200), "a client reading the whole body would time out instead")
-            #expect(ContinuousClock.now - started < .seconds(5))
         }
     }
 

@@ -22,6 +22,8 @@ struct StatsCommandTests {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["JOBCAST_DATABASE_URL"] = "sqlite://" + database
+        // A broker address nothing listens on: the report must say so plainly (whatever runs on 5672 here).
+        environment["JOBCAST_AMQP_URL"] = "amqp://guest:guest@127.0.0.1:1/%2F"
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output

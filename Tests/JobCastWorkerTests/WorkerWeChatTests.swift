@@ -25,7 +25,8 @@ struct WorkerWeChatTests {
         await standIn.failNext(1, errcode: 40001, errmsg: "invalid credential", on: .draftAdd)
         await standIn.failNext(1, errcode: 45009, errmsg: "reach max api daily quota limit", on: .draftAdd)
         try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(10)))
-        try await harness.runUntilEmpty([.wechat], wechat: client(standIn, baseURL: baseURL))
+        // The retried postings come back spread by the retry jitter (up to 0.2 s): a 3 s window gathers them in one digest.
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: client(standIn, baseURL: baseURL))
 
         #expect(await standIn.issuedTokens.count == 2)
         let drafts = await standIn.drafts
