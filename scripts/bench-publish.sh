@@ -5,7 +5,7 @@
 # and routing key posting.publish, so to a queue of that name; raw_amqp to a queue of its own), and they take
 # turns ROUNDS times so that the machine's drift hits both alike; the table shows medians.
 #
-#   scripts/bench-publish.sh [COUNT=50000] [ROUNDS=3]     (WINDOW=1000, SCRATCH=.build from the environment)
+#   scripts/bench-publish.sh [COUNT=50000] [ROUNDS=3]     (WINDOW=1000, SCRATCH=.build, CONFIG=release from the environment)
 #
 # "jobcast publish" is the whole command (read, validate, publish, confirm); "jobcast publishing" is its own
 # figure for the publishing phase only (confirmed postings per second, from its --json summary).
@@ -16,6 +16,7 @@ count=${1:-50000}
 rounds=${2:-3}
 window=${WINDOW:-1000}
 scratch=${SCRATCH:-.build}
+config=${CONFIG:-release}
 port=5701
 url="amqp://guest:guest@127.0.0.1:$port/%2F"
 
@@ -23,8 +24,8 @@ scripts/install-deps.sh
 scripts/rabbitmq-node.sh start jobcast-test $port 5702
 mkdir -p "$scratch" var/bench
 cc -O2 -Wall -o "$scratch/raw_amqp" Benchmarks/raw/raw_amqp.c -lrabbitmq
-swift build -c release --scratch-path "$scratch" --product jobcast >/dev/null
-jobcast="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/jobcast"
+swift build -c "$config" --scratch-path "$scratch" --product jobcast >/dev/null
+jobcast="$(swift build -c "$config" --scratch-path "$scratch" --show-bin-path)/jobcast"
 
 input=var/bench/postings-$count.jsonl
 if [ ! -f "$input" ]; then
@@ -63,7 +64,7 @@ done
 
 r=$(printf '%s\n' "${raw[@]}" | median); j=$(printf '%s\n' "${jc[@]}" | median); p=$(printf '%s\n' "${jc_phase[@]}" | median)
 echo
-echo "jobcast publish vs raw rabbitmq-c — $count persistent postings of ~$size bytes, confirm window $window, median of $rounds"
+echo "jobcast publish ($config build) vs raw rabbitmq-c — $count persistent postings of ~$size bytes, confirm window $window, median of $rounds"
 printf '%-28s %12s %7s\n' "" "postings/s" "ratio"
 printf '%-28s %12s %7s\n' "raw rabbitmq-c" "$r" "1.00"
 printf '%-28s %12s %7s\n' "jobcast publish (whole run)" "$j" "$(awk -v a="$j" -v b="$r" 'BEGIN { printf "%.2f", a / b }')"
