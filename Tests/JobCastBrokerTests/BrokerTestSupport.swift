@@ -123,32 +123,42 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
     }
 }
 
+/// posix_spawn and waitpid rather than Foundation's Process, whose reaping of children was seen to miss one
+/// in this test process (a zombie, and a wait that never ended).
 private func runProcessBlocking(_ executable: URL, _ arguments: [String], environment: [String: String], stdin: Data?) throws -> CLIResult {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobcast-run-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
-    // Files rather than pipes: nothing can block on a full pipe.
-    let paths = ["in", "out", "err"].map { directory.appendingPathComponent($0) }
-    try (stdin ?? Data()).write(to: paths[0])
-    FileManager.default.createFile(atPath: paths[1].path, contents: nil)
-    FileManager.default.createFile(atPath: paths[2].path, contents: nil)
-    process.standardInput = try FileHandle(forReadingFrom: paths[0])
-    process.standardOutput = try FileHandle(forWritingTo: paths[1])
-    process.standardError = try FileHandle(forWritingTo: paths[2])
-    try process.run()
-    process.waitUntilExit()
+    // Files rather than pipes: nothing can block on a full pipe, nor wait for a daemon to close one.
+    let paths = ["in", "out", "err"].map { directory.appendingPathComponent($0).path }
+    try (stdin ?? Data()).write(to: URL(fileURLWithPath: paths[0]))
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, paths[0], O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, paths[1], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, paths[2], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0)=\($1)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        env.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, env)
+    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     return CLIResult(
-        status: process.terminationStatus, stdout: String(decoding: try Data(contentsOf: paths[1]), as: UTF8.self),
-        stderr: String(decoding: try Data(contentsOf: paths[2]), as: UTF8.self))
+        status: exitStatus, stdout: String(decoding: try Data(contentsOf: URL(fileURLWithPath: paths[1])), as: UTF8.self),
+        stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: paths[2])), as: UTF8.self))
 }
 
 /// The repository's scripts/ folder.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+/// Runs a script of scripts/ and waits for it.
 func script(_ name: String, _ arguments: [String]) async throws -> CLIResult {
     try await runProcess(URL(fileURLWithPath: "/bin/bash"), [repositoryRoot.appendingPathComponent("scripts/\(name)").path] + arguments)
 }
