@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import JobCastTestSupport
 import Logging
 import Synchronization
 
@@ -90,73 +91,14 @@ struct TestExchange {
 }
 
 /// Runs the `jobcast` binary that `swift build` put next to the test bundle.
-struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
 enum CLI {
-    static var binary: URL {
-        let directory = Bundle.main.executableURL?.deletingLastPathComponent()
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var candidate = directory.appendingPathComponent("jobcast")
-        if !FileManager.default.fileExists(atPath: candidate.path) {
-            // In an .xctest bundle on macOS the executable sits deeper.
-            candidate = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("jobcast")
-        }
-        return candidate
-    }
-
     static func run(_ arguments: [String], url: String = TestNodes.url, stdin: Data? = nil) async throws -> CLIResult {
-        try await runProcess(binary, arguments, environment: ["JOBCAST_AMQP_URL": url], stdin: stdin)
+        try await runProcess(try JobCastBinary.url(), arguments, environment: ["JOBCAST_AMQP_URL": url], stdin: stdin)
     }
 }
 
-/// Runs a program on a thread of its own (never blocking the test pool), returns its status and output.
-func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) async throws -> CLIResult {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CLIResult, any Error>) in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runProcessBlocking(executable, arguments, environment: environment, stdin: stdin) })
-        }
-    }
-}
-
-/// posix_spawn and waitpid rather than Foundation's Process, whose reaping of children was seen to miss one
-/// in this test process (a zombie, and a wait that never ended).
-private func runProcessBlocking(_ executable: URL, _ arguments: [String], environment: [String: String], stdin: Data?) throws -> CLIResult {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobcast-run-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    // Files rather than pipes: nothing can block on a full pipe, nor wait for a daemon to close one.
-    let paths = ["in", "out", "err"].map { directory.appendingPathComponent($0).path }
-    try (stdin ?? Data()).write(to: URL(fileURLWithPath: paths[0]))
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, paths[0], O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, paths[1], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, paths[2], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0)=\($1)") } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        env.forEach { free($0) }
-    }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, env)
-    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return CLIResult(
-        status: exitStatus, stdout: String(decoding: try Data(contentsOf: URL(fileURLWithPath: paths[1])), as: UTF8.self),
-        stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: paths[2])), as: UTF8.self))
-}
-
-/// The repository's scripts/ folder.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+/// The repository's root folder.
+let repositoryRoot = RepositoryPaths.root
 
 /// Runs a script of scripts/ and waits for it.
 func script(_ name: String, _ arguments: [String]) async throws -> CLIResult {

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import JobCastTestSupport
 import JobCastCore
 import Testing
 

@@ -41,20 +41,13 @@ struct WorkerHarness {
 
     @discardableResult
     static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", "jobcast-test", "-q"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw HarnessError(description: "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(text)")
+        let result = try runProcessBlocking(
+            URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", "jobcast-test", "-q"] + arguments,
+            environment: [:], stdin: nil)
+        guard result.status == 0 else {
+            throw HarnessError(description: "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.stdout)\(result.stderr)")
         }
-        return text
+        return result.stdout
     }
 
     func connect() async throws -> AMQPConnection {

@@ -80,35 +80,25 @@ struct WorkerPlatformFaultTests {
         try await harness.runUntilEmpty([.platform], platform: client(standIn, baseURL: baseURL))
         #expect(await standIn.jobs.isEmpty)
 
-        let list = try dlq(["list", "--channel", "platform"], harness)
+        let list = try await dlq(["list", "--channel", "platform"], harness)
         #expect(list.status == 0)
         #expect(list.output.contains("3 dead letters in jobcast.platform.dead"))
         #expect(list.output.contains("platform schema v2 expected"))
         for id in ids { #expect(list.output.contains(id)) }
 
         // The endpoint is fixed (the stand-in has no more faults): replay, and the worker delivers them.
-        let replay = try dlq(["replay", "--channel", "platform", "--reason", "422"], harness)
+        let replay = try await dlq(["replay", "--channel", "platform", "--reason", "422"], harness)
         #expect(replay.status == 0)
         #expect(replay.output.contains("replayed 3 dead letters to jobcast.platform"))
         try await harness.runUntilEmpty([.platform], platform: client(standIn, baseURL: baseURL))
         #expect(Set(await standIn.jobs.keys) == ids)
-        #expect(try dlq(["list", "--channel", "platform"], harness).output.contains("no dead letters"))
+        #expect(try await dlq(["list", "--channel", "platform"], harness).output.contains("no dead letters"))
         await standIn.stop()
     }
 
-    func dlq(_ arguments: [String], _ harness: WorkerHarness) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try JobCastBinary.url()
-        process.arguments = ["dlq"] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
-        environment["JOBCAST_LOG_LEVEL"] = "warning"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    func dlq(_ arguments: [String], _ harness: WorkerHarness) async throws -> (status: Int32, output: String) {
+        let result = try await runProcess(
+            try JobCastBinary.url(), ["dlq"] + arguments, environment: ["JOBCAST_AMQP_URL": harness.brokerURL, "JOBCAST_LOG_LEVEL": "warning"])
+        return (result.status, result.stdout)
     }
 }
