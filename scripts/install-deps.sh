@@ -3,7 +3,9 @@
 # Idempotent and quick when everything is already there: apt-get runs only for what is missing.
 set -euo pipefail
 
-packages=(rabbitmq-server librabbitmq-dev amqp-tools postgresql openssl pkg-config python3-pip python3-pika ca-certificates)
+packages=(rabbitmq-server librabbitmq-dev amqp-tools postgresql openssl pkg-config python3-pip python3-pika ca-certificates
+    # checks of the deployment files: `docker-compose config`, `promtool check`, the dashboard in headless Chromium
+    docker-compose prometheus chromium fonts-noto-cjk)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
