@@ -8,6 +8,7 @@ public struct Settings: Sendable {
 
     public static let defaultWeChatAPIBase = "https://api.weixin.qq.com"
     public static let defaultHTTPTimeout: Duration = .seconds(10)
+    public static let defaultDashboardPort = 9465
 
     /// `JOBCAST_AMQP_URL`: one broker URL, or a comma-separated list of a cluster's nodes.
     public var amqpURL: String
@@ -27,6 +28,14 @@ public struct Settings: Sendable {
     public var wechatThumbMediaID: String?
     /// `JOBCAST_HTTP_TIMEOUT`: seconds one HTTP request to a channel may take (`10`, `2.5`, `2.5s`); default 10.
     public var httpTimeout: Duration
+    /// `JOBCAST_HTTP_TOKEN` (or `_FILE`): the bearer token that the worker's `/metrics` and the dashboard
+    /// (page and API) require when set; `/healthz` and `/readyz` stay open. Required to listen beyond
+    /// loopback (``requireToken(toListenOn:variable:)``). A secret: never printed or logged.
+    public var httpToken: String?
+    /// `JOBCAST_DASHBOARD_HOST`: where `jobcast dashboard` listens; default 127.0.0.1.
+    public var dashboardHost: String
+    /// `JOBCAST_DASHBOARD_PORT`: default 9465; 0 picks a free port.
+    public var dashboardPort: Int
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -45,6 +54,16 @@ public struct Settings: Sendable {
             httpTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
         } else {
             httpTimeout = Self.defaultHTTPTimeout
+        }
+        httpToken = try reader.value("JOBCAST_HTTP_TOKEN")
+        dashboardHost = try reader.value("JOBCAST_DASHBOARD_HOST") ?? "127.0.0.1"
+        if let text = try reader.value("JOBCAST_DASHBOARD_PORT") {
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw SettingsError(variable: "JOBCAST_DASHBOARD_PORT", message: "'\(text)' is not a port number (0 to 65535)")
+            }
+            dashboardPort = port
+        } else {
+            dashboardPort = Self.defaultDashboardPort
         }
         for (name, url) in [("JOBCAST_PLATFORM_URL", platformURL), ("JOBCAST_WECHAT_API_BASE", wechatAPIBase)] {
             guard let url else { continue }
@@ -76,7 +95,26 @@ public struct Settings: Sendable {
             "JOBCAST_WECHAT_SECRET=\(secret(wechatSecret))",
             "JOBCAST_WECHAT_THUMB_MEDIA_ID=\(wechatThumbMediaID ?? "(not set)")",
             "JOBCAST_HTTP_TIMEOUT=\(Double(httpTimeout.components.seconds) + Double(httpTimeout.components.attoseconds) / 1e18)",
+            "JOBCAST_HTTP_TOKEN=\(httpToken == nil ? "(not set: /metrics and the dashboard are open; loopback only)" : "(set)")",
+            "JOBCAST_DASHBOARD_HOST=\(dashboardHost)",
+            "JOBCAST_DASHBOARD_PORT=\(dashboardPort)",
         ]
+    }
+
+    /// Refuses to serve `/metrics` or the dashboard beyond loopback without `JOBCAST_HTTP_TOKEN`.
+    /// `variable` names the host setting in the error (`JOBCAST_HTTP_HOST`, `JOBCAST_DASHBOARD_HOST`).
+    public func requireToken(toListenOn host: String, variable: String) throws(SettingsError) {
+        guard httpToken == nil, !Self.isLoopback(host) else { return }
+        throw SettingsError(
+            variable: "JOBCAST_HTTP_TOKEN",
+            message: "\(variable)=\(host) listens beyond loopback, so JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE) must be set: "
+                + "/metrics and the dashboard would otherwise be open to the network. Set a token, or listen on 127.0.0.1")
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost.
+    public static func isLoopback(_ host: String) -> Bool {
+        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 

@@ -27,7 +27,8 @@ public struct WorkerSettings: Sendable {
     public var outboxDirectory: String
     /// `JOBCAST_TEMPLATES_DIR`: templates that replace the built-in ones, file by file.
     public var templatesDirectory: String?
-    /// `JOBCAST_HTTP_HOST`: where `/healthz` and `/readyz` listen; default 127.0.0.1 (0.0.0.0 in containers).
+    /// `JOBCAST_HTTP_HOST`: where `/metrics`, `/healthz` and `/readyz` listen; default 127.0.0.1 (0.0.0.0 in containers,
+    /// which needs `JOBCAST_HTTP_TOKEN`).
     public var httpHost: String
     /// `JOBCAST_HTTP_PORT`: default 9464; 0 picks a free port.
     public var httpPort: Int
