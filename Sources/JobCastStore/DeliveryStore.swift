@@ -4,7 +4,7 @@ import Foundation
 ///
 /// One implementation, ``SQLDeliveryStore``, serves SQLite and PostgreSQL with the same queries.
 /// Open one with ``DeliveryStoreFactory``: migrations run before the store is handed out.
-public protocol DeliveryStore: Sendable {
+public protocol DeliveryStore: DigestLedger {
     /// Records postings (upserted by id; `firstSeen` kept from the first record) and attempts in one
     /// transaction. `delivered` attempts also mark their ``DeliveryKey`` delivered, atomically, in the
     /// same transaction; the receipt says which keys this batch won.

@@ -13,5 +13,17 @@ public protocol ChannelDriver: Sendable {
     var batchWindow: Duration { get }
     /// Batches delivered at once: the worker's concurrency for the platform, 1 for WeChat digests.
     var maxConcurrentBatches: Int { get }
-    func deliver(_ batch: [PostingMessage]) async -> [DeliveryResult]
+    func deliver(_ batch: [DeliveryItem]) async -> [DeliveryResult]
+}
+
+/// One valid message handed to a driver: the posting or withdrawal, and the content hash that, with the
+/// posting id and the channel, is its idempotency key.
+public struct DeliveryItem: Sendable {
+    public var message: PostingMessage
+    public var contentHash: String
+
+    public init(message: PostingMessage, contentHash: String) {
+        self.message = message
+        self.contentHash = contentHash
+    }
 }

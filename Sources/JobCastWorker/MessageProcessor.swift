@@ -73,7 +73,7 @@ struct MessageProcessor: Sendable {
         }
         guard !ready.isEmpty else { return outcomes }
 
-        let results = await driver.deliver(ready.map(\.message))
+        let results = await driver.deliver(ready.map { DeliveryItem(message: $0.message, contentHash: $0.hash) })
         for (item, result) in zip(ready, results) {
             outcomes.append(await settle(item, result, publisher: publisher))
         }

@@ -100,8 +100,9 @@ struct WorkerCommand: AsyncParsableCommand {
         if channel != .platform {
             let destination = ChannelFactory.wechat(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)
             let driver = WeChatDigestDriver(
-                destination: destination, renderer: WeChatRenderer(templates: templates, configuration: render),
-                digestMax: workerSettings.digestMax, digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)))
+                destination: destination, renderer: WeChatRenderer(templates: templates, configuration: render), ledger: store,
+                workerID: workerSettings.workerID, digestMax: workerSettings.digestMax,
+                digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)), logger: logger)
             workers.append(ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, logger: logger))
         }
         logger.info(

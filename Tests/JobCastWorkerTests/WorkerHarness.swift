@@ -106,7 +106,7 @@ struct WorkerHarness {
                 case .wechat:
                     WeChatDigestDriver(
                         destination: wechat ?? WeChatOutbox(writer: writer, logger: Self.logger), renderer: WeChatRenderer(templates: templates),
-                        digestMax: settings.digestMax, digestWindow: .milliseconds(Int(settings.digestWindow * 1000)),
+                        ledger: store, workerID: settings.workerID, digestMax: settings.digestMax, digestWindow: .milliseconds(Int(settings.digestWindow * 1000)),
                         pollInterval: .milliseconds(100), publishTimeout: .seconds(20))
                 }
                 let worker = ChannelWorker(driver: driver, store: store, brokers: brokers, settings: settings, untilEmpty: true, logger: Self.logger)

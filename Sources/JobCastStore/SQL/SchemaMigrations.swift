@@ -10,6 +10,8 @@ import SQLKit
 /// - `jobcast_posting_counties`: a posting's source counties, one row each, for the by-county figures.
 /// - `jobcast_attempts`: one row per delivery attempt.
 /// - `jobcast_deliveries`: one row per (posting id, channel, content hash) delivered: the idempotency key.
+/// - `jobcast_wechat_digests`, `jobcast_wechat_digest_postings`: each WeChat digest (draft `media_id`,
+///   `publish_id`, state) and its postings, recorded before submit (``DigestLedger``).
 enum SchemaMigrations {
     struct Migration: Sendable {
         let version: Int
@@ -75,6 +77,33 @@ enum SchemaMigrations {
                     PRIMARY KEY (posting_id, channel, content_hash)
                 )
                 """,
+            ]
+        ),
+        Migration(
+            version: 2,
+            name: "WeChat digests recorded before submit",
+            statements: [
+                """
+                CREATE TABLE jobcast_wechat_digests (
+                    id TEXT PRIMARY KEY,
+                    media_id TEXT NOT NULL,
+                    publish_id TEXT,
+                    state TEXT NOT NULL CHECK (state IN ('drafted', 'submitted', 'published', 'failed')),
+                    worker_id TEXT NOT NULL,
+                    created_ms BIGINT NOT NULL,
+                    updated_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE jobcast_wechat_digest_postings (
+                    digest_id TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    posting_id TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    PRIMARY KEY (digest_id, posting_id)
+                )
+                """,
+                "CREATE INDEX jobcast_wechat_digest_postings_key ON jobcast_wechat_digest_postings (posting_id, content_hash)",
             ]
         ),
     ]

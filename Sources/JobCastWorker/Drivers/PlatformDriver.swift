@@ -17,10 +17,10 @@ public struct PlatformDriver: ChannelDriver {
         self.maxConcurrentBatches = max(1, concurrency)
     }
 
-    public func deliver(_ batch: [PostingMessage]) async -> [DeliveryResult] {
+    public func deliver(_ batch: [DeliveryItem]) async -> [DeliveryResult] {
         var results: [DeliveryResult] = []
-        for message in batch {
-            switch message {
+        for item in batch {
+            switch item.message {
             case .publish(let posting):
                 do {
                     results.append(await destination.put(id: posting.id, body: try renderer.body(for: posting)))
