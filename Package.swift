@@ -73,6 +73,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `jobcast dashboard`: the delivery figures as charts (one self-contained page) and their JSON API.
+        .target(
+            name: "JobCastDashboard",
+            dependencies: [
+                "JobCastCore",
+                "JobCastStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Page")]
+        ),
         // The `jobcast` command-line tool.
         .executableTarget(
             name: "jobcast",
@@ -81,6 +92,7 @@ let package = Package(
                 "JobCastBroker",
                 "JobCastChannels",
                 "JobCastCore",
+                "JobCastDashboard",
                 "JobCastStore",
                 "JobCastWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -100,6 +112,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             resources: [.copy("Templates")]
         ),
@@ -157,6 +170,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport"]),
+        // The dashboard's JSON API and page (in headless Chromium), and the deploy/ Prometheus files (promtool).
+        .testTarget(
+            name: "JobCastDashboardTests",
+            dependencies: ["JobCastCore", "JobCastDashboard", "JobCastStore", "JobCastTestSupport", .product(name: "Hummingbird", package: "hummingbird")],
+            exclude: ["png-colours.py"]
+        ),
         .testTarget(
             name: "JobCastWorkerTests",
             dependencies: [

@@ -15,6 +15,8 @@ if [ -x scripts/start-postgres.sh ]; then
     scripts/start-postgres.sh
 fi
 
+echo "== checking deploy/ (promtool: Prometheus configuration, alert rules and their unit tests; Grafana files)"
+scripts/check-deploy.sh
 echo "== building"
 swift build --build-tests
 echo "== testing"

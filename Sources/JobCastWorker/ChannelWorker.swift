@@ -5,6 +5,7 @@ import JobCastChannels
 import JobCastCore
 import JobCastStore
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -28,6 +29,7 @@ public final class ChannelWorker: Service, Sendable {
     let untilEmpty: Bool
     private let stopSignal = StopSignal()
     private let status = Mutex(WorkerStatus())
+    let metrics: WorkerMetrics
 
     public init(
         driver: any ChannelDriver, store: any DeliveryStore, brokers: [AMQPConfiguration], settings: WorkerSettings,
@@ -39,6 +41,7 @@ public final class ChannelWorker: Service, Sendable {
         self.settings = settings
         self.topology = Topology(retryDelays: settings.retryDelays)
         self.untilEmpty = untilEmpty
+        self.metrics = WorkerMetrics(channel: driver.channel)
         var logger = logger
         logger[metadataKey: "channel"] = "\(driver.channel.rawValue)"
         self.logger = logger
@@ -67,7 +70,7 @@ public final class ChannelWorker: Service, Sendable {
                 if try await session() { return }
                 backoff = 0.5
             } catch let error as AMQPError {
-                status.withLock { $0.consuming = false }
+                setConsuming(false)
                 guard !stopSignal.isFired else { return }
                 logger.warning(
                     "broker connection lost; reconnecting", metadata: ["error": "\(error)", "retry_in_s": "\(String(format: "%.1f", backoff))"])
@@ -92,6 +95,11 @@ public final class ChannelWorker: Service, Sendable {
             return broker
         }
         let connection = try await AMQPConnection.connect(toAnyOf: brokers, logger: logger)
+        let isReconnect = status.withLock { state -> Bool in
+            state.connections += 1
+            return state.connections > 1
+        }
+        if isReconnect { metrics.brokerReconnects.increment() }
         do {
             let finished = try await consume(on: connection)
             await connection.close()
@@ -110,11 +118,12 @@ public final class ChannelWorker: Service, Sendable {
         try await channel.qos(prefetchCount: UInt16(clamping: settings.prefetch))
         let queue = QueueNames.channel(driver.channel)
         let consumer = try await channel.consume(queue: queue)
-        status.withLock { $0.consuming = true }
+        setConsuming(true)
         logger.info("consuming", metadata: ["queue": "\(queue)", "amqp.broker": "\(connection.configuration.redactedURL)"])
 
         let (events, sink) = AsyncStream<Event>.makeStream()
-        let processor = MessageProcessor(driver: driver, store: store, topology: topology, settings: settings, logger: logger)
+        let metrics = self.metrics
+        let processor = MessageProcessor(driver: driver, store: store, topology: topology, settings: settings, logger: logger, metrics: metrics)
         let maxBatches = max(1, driver.maxConcurrentBatches)
         let stopSignal = self.stopSignal
 
@@ -167,7 +176,9 @@ public final class ChannelWorker: Service, Sendable {
                 switch event {
                 case .delivery(let delivery):
                     emptyChecks = 0
+                    metrics.consumed.increment()
                     outstanding.insert(delivery.deliveryTag)
+                    metrics.inFlight.set(outstanding.count)
                     if batch.isEmpty { batchStarted = .now }
                     batch.append(delivery)
                     if batch.count >= driver.batchLimit { closeBatch() }
@@ -209,7 +220,7 @@ public final class ChannelWorker: Service, Sendable {
                     // Lost: finish what is in flight and store its outcomes (so that redeliveries are recognised),
                     // but the acks can no longer reach the broker.
                     lostError = error ?? AMQPError(.consumerCancelled, "the consumer ended")
-                    status.withLock { $0.consuming = false }
+                    setConsuming(false)
                     stopDeadline = .now + .milliseconds(Int(settings.shutdownTimeout * 1000))
                     batch = []
                     queuedBatches = []
@@ -217,7 +228,9 @@ public final class ChannelWorker: Service, Sendable {
             }
             group.cancelAll()
             if !completed.isEmpty { try? await flush(&completed, &outstanding, channel: lostError == nil ? channel : nil) }
-            status.withLock { $0.consuming = false }
+            setConsuming(false)
+            // What was not acked goes back to the broker with the connection.
+            metrics.inFlight.set(0)
             if let lostError { throw lostError }
             return true
         }
@@ -229,8 +242,15 @@ public final class ChannelWorker: Service, Sendable {
     private func flush(_ completed: inout [Outcome], _ outstanding: inout Set<UInt64>, channel: AMQPChannel?) async throws {
         let ackable = completed.filter(\.ackable)
         let unackable = completed.filter { !$0.ackable }
+        let attempts = ackable.compactMap(\.attempt)
+        let started = ContinuousClock.now
         do {
-            try await store.record(postings: ackable.compactMap(\.posting), attempts: ackable.compactMap(\.attempt))
+            try await store.record(postings: ackable.compactMap(\.posting), attempts: attempts)
+            if !ackable.isEmpty {
+                metrics.storeBatchDuration.record(duration: ContinuousClock.now - started)
+                metrics.storeBatchSize.record(ackable.count)
+            }
+            metrics.recorded(attempts)
         } catch {
             logger.error("could not record outcomes; keeping the messages unacknowledged and trying again", metadata: ["error": "\(error)"])
             return
@@ -253,6 +273,12 @@ public final class ChannelWorker: Service, Sendable {
             try await channel.nack(outcome.deliveryTag, requeue: true)
             outstanding.remove(outcome.deliveryTag)
         }
+        metrics.inFlight.set(outstanding.count)
+    }
+
+    private func setConsuming(_ consuming: Bool) {
+        status.withLock { $0.consuming = consuming }
+        metrics.brokerConnected.record(consuming ? 1 : 0)
     }
 
     private func queuesAreEmpty(_ connection: AMQPConnection) async throws -> Bool {
@@ -266,6 +292,8 @@ public final class ChannelWorker: Service, Sendable {
 
 struct WorkerStatus {
     var consuming = false
+    /// Connections made so far: every one after the first is a reconnect.
+    var connections = 0
     var handled = 0
 }
 

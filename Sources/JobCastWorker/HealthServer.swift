@@ -1,14 +1,20 @@
 import Hummingbird
+import JobCastCore
 import Logging
 import NIOCore
 
 /// The worker's HTTP endpoints on `JOBCAST_HTTP_HOST:JOBCAST_HTTP_PORT` (default 127.0.0.1:9464):
 ///
-/// - `GET /healthz`: 200 while the process runs (for container restarts).
+/// - `GET /metrics`: the metrics in Prometheus text format, as `metrics` renders them (the executable
+///   passes its Prometheus registry; this library only records through swift-metrics). With
+///   `JOBCAST_HTTP_TOKEN` set it requires `Authorization: Bearer <token>`.
+/// - `GET /healthz`: 200 while the process runs (for container restarts). Always open.
 /// - `GET /readyz`: 200 when every channel worker is connected and consuming, else 503; the body says
-///   which channel is in which state (for load balancers and the operator at 3 a.m.).
+///   which channel is in which state (for load balancers and the operator at 3 a.m.). Always open.
 public enum HealthServer {
-    public static func make(host: String, port: Int, workers: [ChannelWorker], logger: Logger) -> some ApplicationProtocol {
+    public static func make(
+        host: String, port: Int, workers: [ChannelWorker], metrics: (@Sendable () -> String)? = nil, token: String? = nil, logger: Logger
+    ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
@@ -17,6 +23,19 @@ public enum HealthServer {
             return Response(
                 status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))
+        }
+        if let metrics {
+            let token = BearerToken(token)
+            router.get("/metrics") { request, _ -> Response in
+                guard token.accepts(authorization: request.headers[.authorization]) else {
+                    return Response(
+                        status: .unauthorized, headers: [.contentType: "text/plain; charset=utf-8", .wwwAuthenticate: "Bearer realm=\"jobcast\""],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: "JOBCAST_HTTP_TOKEN is set: send Authorization: Bearer <token>\n")))
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: metrics())))
+            }
         }
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "jobcast-worker"), logger: logger)

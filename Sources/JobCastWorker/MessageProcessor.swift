@@ -5,6 +5,7 @@ import JobCastChannels
 import JobCastCore
 import JobCastStore
 import Logging
+import Metrics
 
 /// What became of one message: what to record, and whether it may be acknowledged.
 struct Outcome: Sendable {
@@ -24,6 +25,19 @@ struct MessageProcessor: Sendable {
     let topology: Topology
     let settings: WorkerSettings
     let logger: Logger
+    let metrics: WorkerMetrics
+
+    init(
+        driver: any ChannelDriver, store: any DeliveryStore, topology: Topology, settings: WorkerSettings, logger: Logger,
+        metrics: WorkerMetrics? = nil
+    ) {
+        self.driver = driver
+        self.store = store
+        self.topology = topology
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics ?? WorkerMetrics(channel: driver.channel)
+    }
 
     private var channel: DeliveryChannel { driver.channel }
 
@@ -43,7 +57,10 @@ struct MessageProcessor: Sendable {
             let fallbackID = delivery.properties.messageId ?? "(no id)"
             guard delivery.body.count <= settings.maxMessageBytes else {
                 let reason = "too_large: \(delivery.body.count) bytes, the limit is \(settings.maxMessageBytes) (JOBCAST_MAX_MESSAGE_BYTES)"
-                outcomes.append(await deadLetter(delivery, postingID: fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason, publisher: publisher))
+                outcomes.append(
+                    await deadLetter(
+                        delivery, postingID: fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason, category: .tooLarge,
+                        publisher: publisher))
                 continue
             }
             let message: PostingMessage
@@ -59,7 +76,9 @@ struct MessageProcessor: Sendable {
                 let details = error.issues.map(\.description).joined(separator: "; ")
                 let reason = "\(error.code == .notJSON ? "not_json" : "invalid"): \(details)"
                 outcomes.append(
-                    await deadLetter(delivery, postingID: error.postingID ?? fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason, publisher: publisher))
+                    await deadLetter(
+                        delivery, postingID: error.postingID ?? fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason,
+                        category: error.code == .notJSON ? .malformed : .invalid, publisher: publisher))
                 continue
             }
             if case .publish = message {
@@ -73,7 +92,9 @@ struct MessageProcessor: Sendable {
         }
         guard !ready.isEmpty else { return outcomes }
 
+        let started = ContinuousClock.now
         let results = await driver.deliver(ready.map { DeliveryItem(message: $0.message, contentHash: $0.hash) })
+        metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
         for (item, result) in zip(ready, results) {
             outcomes.append(await settle(item, result, publisher: publisher))
         }
@@ -84,16 +105,19 @@ struct MessageProcessor: Sendable {
         let isWithdrawal: Bool = if case .withdraw = item.message { true } else { false }
         switch result {
         case .delivered(let status):
+            if !isWithdrawal, let milliseconds = latency(item.delivery) { metrics.enqueueToDelivery.recordMilliseconds(milliseconds) }
             return record(item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, outcome: isWithdrawal ? .withdrawn : .delivered, status: status, error: nil)
         case .alreadyGone(let status):
             return record(item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, outcome: .withdrawn, status: status, error: "already gone")
         case .dead(let status, let reason):
-            return await deadLetter(item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, status: status, reason: reason, publisher: publisher)
+            return await deadLetter(
+                item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, status: status, reason: reason,
+                category: .ofChannelReason(reason, status: status), publisher: publisher)
         case .retry(let status, let reason, let retryAfter):
             guard item.attempt < settings.maxAttempts else {
                 return await deadLetter(
                     item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, status: status,
-                    reason: "retries exhausted after \(item.attempt) attempts: \(reason)", publisher: publisher)
+                    reason: "retries exhausted after \(item.attempt) attempts: \(reason)", category: .attemptsExhausted, publisher: publisher)
             }
             // Honour Retry-After: the first retry queue that waits at least that long.
             let atLeast = retryAfter.map { Int($0.components.seconds) } ?? 0
@@ -108,6 +132,7 @@ struct MessageProcessor: Sendable {
             properties.expiration = String(Int(Double(delay * 1000) * Double.random(in: 0.8...1.0)))
             let copy = AMQPOutgoingMessage(body: item.delivery.body, exchange: "", routingKey: queue, properties: properties, mandatory: true)
             guard await publishConfirmed(copy, on: publisher, what: "retry") else { return Outcome(deliveryTag: item.delivery.deliveryTag, ackable: false) }
+            metrics.retries.increment()
             logger.info(
                 "delivery failed; retrying later",
                 metadata: ["posting.id": "\(item.message.id)", "channel": "\(channel.rawValue)", "attempt": "\(item.attempt)", "retry.queue": "\(queue)", "reason": "\(reason)"])
@@ -116,15 +141,18 @@ struct MessageProcessor: Sendable {
     }
 
     private func deadLetter(
-        _ delivery: AMQPDelivery, message: PostingMessage, hash: String, attempt: Int, status: Int?, reason: String, publisher: AMQPChannel
+        _ delivery: AMQPDelivery, message: PostingMessage, hash: String, attempt: Int, status: Int?, reason: String, category: DeadLetterCategory,
+        publisher: AMQPChannel
     ) async -> Outcome {
-        var outcome = await deadLetter(delivery, postingID: message.id, hash: hash, attempt: attempt, status: status, reason: reason, publisher: publisher)
+        var outcome = await deadLetter(
+            delivery, postingID: message.id, hash: hash, attempt: attempt, status: status, reason: reason, category: category, publisher: publisher)
         if outcome.ackable, case .publish(let posting) = message { outcome.posting = facts(posting, hash: hash) }
         return outcome
     }
 
     private func deadLetter(
-        _ delivery: AMQPDelivery, postingID: String, hash: String, attempt: Int, status: Int?, reason: String, publisher: AMQPChannel
+        _ delivery: AMQPDelivery, postingID: String, hash: String, attempt: Int, status: Int?, reason: String, category: DeadLetterCategory,
+        publisher: AMQPChannel
     ) async -> Outcome {
         var properties = delivery.properties
         var headers = properties.headers ?? [:]
@@ -139,6 +167,7 @@ struct MessageProcessor: Sendable {
         let copy = AMQPOutgoingMessage(
             body: delivery.body, exchange: QueueNames.deadLetterExchange, routingKey: channel.rawValue, properties: properties, mandatory: true)
         guard await publishConfirmed(copy, on: publisher, what: "dead letter") else { return Outcome(deliveryTag: delivery.deliveryTag, ackable: false) }
+        metrics.deadLetters(category).increment()
         logger.warning(
             "message dead-lettered",
             metadata: ["posting.id": "\(postingID)", "channel": "\(channel.rawValue)", "attempt": "\(attempt)", "reason": "\(reason.prefix(300))"])

@@ -10,11 +10,11 @@ struct BrokerQueueDepths: QueueDepthProvider {
     var topology: Topology
     var logger: Logger
 
-    init(settings: Settings, workerSettings: WorkerSettings, logger: Logger) throws {
+    init(settings: Settings, workerSettings: WorkerSettings, connectionName: String = "jobcast stats", logger: Logger) throws {
         brokers = try AMQPConfiguration.list(settings.amqpURL).map { broker in
             var broker = broker
             broker.connectTimeout = min(broker.connectTimeout, 3)
-            broker.connectionName = "jobcast stats"
+            broker.connectionName = connectionName
             return broker
         }
         topology = Topology(retryDelays: workerSettings.retryDelays)

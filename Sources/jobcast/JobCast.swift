@@ -16,6 +16,7 @@ struct JobCast: AsyncParsableCommand {
             WorkerCommand.self,
             DLQCommand.self,
             StatsCommand.self,
+            DashboardCommand.self,
             StoreBenchCommand.self,
         ]
     )

@@ -111,24 +111,11 @@ struct StatsCommand: AsyncParsableCommand {
 
     /// `YYYY-MM-DD`, ISO 8601, or a span back from `now` (`90m`, `24h`, `7d`).
     static func parseSince(_ text: String, now: Date) throws -> Date {
-        let value = text.trimmingCharacters(in: .whitespaces)
-        if let unit = value.last, "mhdw".contains(unit), let amount = Double(value.dropLast()), amount >= 0 {
-            let seconds: Double = switch unit {
-            case "m": 60
-            case "h": 3600
-            case "d": 86_400
-            default: 604_800
-            }
-            return now.addingTimeInterval(-amount * seconds)
+        do {
+            return try StatsQuery.parseSince(text, now: now)
+        } catch {
+            throw ValidationError("--since \(error)")
         }
-        let day = DateFormatter()
-        day.locale = Locale(identifier: "en_US_POSIX")
-        day.timeZone = TimeZone(identifier: "UTC")
-        day.dateFormat = "yyyy-MM-dd"
-        if let date = day.date(from: value) { return date }
-        let iso = ISO8601DateFormatter()
-        if let date = iso.date(from: value) { return date }
-        throw ValidationError("--since \(text): expected YYYY-MM-DD, an ISO 8601 time like 2026-03-10T08:00:00Z, or 90m / 24h / 7d.")
     }
 }
 

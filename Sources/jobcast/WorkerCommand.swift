@@ -71,6 +71,16 @@ struct WorkerCommand: AsyncParsableCommand {
             print((["JOBCAST_AMQP_URL=\(brokers)"] + settings.lines + workerSettings.lines).joined(separator: "\n"))
             return
         }
+        if !untilEmpty {
+            do {
+                try settings.requireToken(toListenOn: workerSettings.httpHost, variable: "JOBCAST_HTTP_HOST")
+            } catch {
+                logger.error("configuration error", metadata: ["error": "\(error)"])
+                throw ExitCodes.input
+            }
+        }
+        // Before any metric is made: the libraries' swift-metrics calls land in this registry.
+        let registry = JobCastMetrics.bootstrap()
 
         let brokers: [AMQPConfiguration]
         let templates: ChannelTemplates
@@ -115,8 +125,18 @@ struct WorkerCommand: AsyncParsableCommand {
         if !untilEmpty {
             // A one-off --until-empty run serves no endpoints: nothing would watch them, and they would keep it alive.
             services.append(
-                .init(service: HealthServer.make(host: workerSettings.httpHost, port: workerSettings.httpPort, workers: workers, logger: logger)))
-            logger.info("serving /healthz and /readyz", metadata: ["http.address": "\(workerSettings.httpHost):\(workerSettings.httpPort)"])
+                .init(
+                    service: HealthServer.make(
+                        host: workerSettings.httpHost, port: workerSettings.httpPort, workers: workers,
+                        metrics: { JobCastMetrics.exposition(registry) }, token: settings.httpToken, logger: logger)))
+            var depthLogger = logger
+            depthLogger.logLevel = .warning
+            if let depths = try? BrokerQueueDepths(
+                settings: settings, workerSettings: workerSettings, connectionName: "jobcast worker \(workerSettings.workerID) queue depths",
+                logger: depthLogger) {
+                services.append(.init(service: QueueDepthMonitor(provider: depths, logger: logger)))
+            }
+            logger.info("serving /metrics, /healthz and /readyz", metadata: ["http.address": "\(workerSettings.httpHost):\(workerSettings.httpPort)"])
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

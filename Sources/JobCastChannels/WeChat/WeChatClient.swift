@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Metrics
 
 /// The public account's API over HTTP (DESIGN.md "Channels"): the access token, `draft/add`,
 /// `freepublish/submit` and `freepublish/get`.
@@ -37,6 +38,11 @@ public actor WeChatClient: WeChatChannel {
         }
     }
 
+    /// Counter (swift-metrics): access tokens fetched from `cgi-bin/token`.
+    public static let tokenRefreshesMetric = "jobcast_wechat_token_refreshes_total"
+    /// Counter (swift-metrics): digests whose `freepublish/get` answered publish_status 0.
+    public static let digestsPublishedMetric = "jobcast_wechat_digests_published_total"
+
     public let configuration: Configuration
     private let httpClient: HTTPClient
     private let logger: Logger
@@ -46,6 +52,9 @@ public actor WeChatClient: WeChatChannel {
     public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
         self.configuration = configuration
         self.httpClient = httpClient
+        // Both series exist from the start (at 0), so that a rate sees the first event.
+        _ = Counter(label: Self.tokenRefreshesMetric)
+        _ = Counter(label: Self.digestsPublishedMetric)
         var logger = logger
         logger[metadataKey: "channel"] = "wechat"
         self.logger = logger
@@ -85,6 +94,7 @@ public actor WeChatClient: WeChatChannel {
             let detail = answer.object["article_detail"] as? [String: Any]
             let items = (detail?["item"] as? [[String: Any]] ?? [])
                 .sorted { ($0["idx"] as? Int ?? 0) < ($1["idx"] as? Int ?? 0) }
+            Counter(label: Self.digestsPublishedMetric).increment()
             return .published(articleID: answer.string("article_id"), articleURLs: items.compactMap { $0["article_url"] as? String })
         case 1:
             return .publishing
@@ -136,6 +146,7 @@ public actor WeChatClient: WeChatChannel {
         let lifetime = Duration.seconds(answer.int("expires_in") ?? 7200)
         let early = min(configuration.tokenRefreshMargin, lifetime / 2)
         logger.debug("WeChat access token fetched", metadata: ["wechat.token_lifetime": "\(lifetime)"])
+        Counter(label: Self.tokenRefreshesMetric).increment()
         return (token, ContinuousClock.now + lifetime - early)
     }
 

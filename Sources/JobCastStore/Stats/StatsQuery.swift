@@ -37,4 +37,35 @@ public struct StatsQuery: Sendable, Hashable {
 
     /// The channels the figures cover.
     public var channels: [DeliveryChannel] { channel.map { [$0] } ?? DeliveryChannel.allCases }
+
+    /// A window's start as `jobcast stats --since` and the dashboard's `?since=` take it: `YYYY-MM-DD`
+    /// (UTC midnight), an ISO 8601 time, or a span back from `now` (`90m`, `24h`, `7d`, `2w`).
+    public static func parseSince(_ text: String, now: Date) throws -> Date {
+        let value = text.trimmingCharacters(in: .whitespaces)
+        if let unit = value.last, "mhdw".contains(unit), let amount = Double(value.dropLast()), amount >= 0 {
+            let seconds: Double = switch unit {
+            case "m": 60
+            case "h": 3600
+            case "d": 86_400
+            default: 604_800
+            }
+            return now.addingTimeInterval(-amount * seconds)
+        }
+        let day = DateFormatter()
+        day.locale = Locale(identifier: "en_US_POSIX")
+        day.timeZone = TimeZone(identifier: "UTC")
+        day.dateFormat = "yyyy-MM-dd"
+        if let date = day.date(from: value) { return date }
+        let iso = ISO8601DateFormatter()
+        if let date = iso.date(from: value) { return date }
+        throw InvalidSince(text: text)
+    }
+
+    /// A `since` that is none of the accepted forms.
+    public struct InvalidSince: Error, CustomStringConvertible, Sendable {
+        public var text: String
+        public var description: String {
+            "\(text): expected YYYY-MM-DD, an ISO 8601 time like 2026-03-10T08:00:00Z, or 90m / 24h / 7d."
+        }
+    }
 }

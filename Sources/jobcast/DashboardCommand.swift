@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import JobCastCore
+import JobCastDashboard
+import JobCastStore
+import Logging
+import ServiceLifecycle
+
+/// `jobcast dashboard`: the delivery figures as charts in a browser, and their JSON API.
+struct DashboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "Serve the delivery dashboard: charts of the figures `jobcast stats` shows, refreshed live.",
+        discussion: """
+            Listens on JOBCAST_DASHBOARD_HOST:JOBCAST_DASHBOARD_PORT (default 127.0.0.1:9465) and serves one page \
+            (nothing fetched from the internet: it works on closed networks) with deliveries per minute by channel \
+            and outcome, queue and dead-letter depths, latency percentiles, positions by industry and by county, and \
+            the top employers; it refreshes itself every --refresh seconds. Behind it: GET /api/stats (the JSON of \
+            `jobcast stats --json`, Schemas/stats.schema.json; ?since=7d, ?channel=, ?top=) and GET /api/timeline \
+            (attempts per minute, Schemas/timeline.schema.json; ?minutes=60). The figures come from the store \
+            (JOBCAST_DATABASE_URL), the queue depths from the broker (JOBCAST_AMQP_URL).
+
+            With JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE) set, the page and the API require \
+            `Authorization: Bearer <token>`; in a browser open http://HOST:PORT/?token=<token>. Listening beyond \
+            loopback without a token is refused (exit status 2, as for any setting that is wrong).
+            """)
+
+    @Option(help: "Address to listen on. Default JOBCAST_DASHBOARD_HOST or 127.0.0.1.")
+    var host: String?
+
+    @Option(help: "Port to listen on (0 picks a free one). Default JOBCAST_DASHBOARD_PORT or 9465.")
+    var port: Int?
+
+    func run() async throws {
+        let logger = JobCastLogging.bootstrap()
+        var settings: Settings
+        do {
+            settings = try Settings()
+            if let host { settings.dashboardHost = host }
+            if let port { settings.dashboardPort = port }
+            try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST")
+        } catch {
+            logger.error("configuration error", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        let store: SQLDeliveryStore
+        do {
+            let url = try EnvironmentReader(environment: ProcessInfo.processInfo.environment).value("JOBCAST_DATABASE_URL")
+            store = try await DeliveryStoreFactory.from(url: url, logger: logger)
+        } catch {
+            logger.error("cannot open the delivery store", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        var brokerLogger = logger
+        brokerLogger.logLevel = .warning
+        let host = settings.dashboardHost
+        let server = try DashboardServer.make(
+            configuration: .init(host: host, port: settings.dashboardPort, token: settings.httpToken), store: store,
+            queues: StatsCommand.makeQueueDepthProvider(logger: brokerLogger), logger: logger,
+            onServerRunning: { port in
+                let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+                logger.info("dashboard ready", metadata: ["http.address": "\(host):\(port)"])
+                // The one line an operator needs, on standard output.
+                FileHandle.standardOutput.write(Data("JobCast dashboard: http://\(shown.contains(":") ? "[\(shown)]" : shown):\(port)/\n".utf8))
+            })
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await store.close()
+            logger.error("dashboard failed", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        try await store.close()
+    }
+}

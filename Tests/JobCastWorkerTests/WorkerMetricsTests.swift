@@ -1,0 +1,183 @@
+import ChannelStandIns
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import JobCastCore
+import JobCastTestSupport
+import Testing
+
+/// `jobcast worker`'s `/metrics` after a known run: the text parses as Prometheus' format (and passes
+/// `promtool check metrics`), and holds the counts that the run must have produced.
+@Suite("The worker's /metrics")
+struct WorkerMetricsTests {
+    /// One sample: `name{labels} value`.
+    struct Sample: Hashable {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    struct ParseError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Parses Prometheus' text exposition format strictly enough to catch a broken line.
+    static func parse(_ text: String) throws -> (samples: [Sample], types: [String: String]) {
+        var samples: [Sample] = []
+        var types: [String: String] = [:]
+        let name = /[a-zA-Z_:][a-zA-Z0-9_:]*/
+        let sample = /^(?<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?<labels>[^}]*)\})? (?<value>[-+]?(?:[0-9.eE+-]+|Inf|NaN))$/
+        let label = /(?<key>[a-zA-Z_][a-zA-Z0-9_]*)="(?<value>(?:[^"\\]|\\.)*)"/
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 4, (try? name.wholeMatch(in: parts[2])) != nil,
+                    ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3])
+                else { throw ParseError(description: "bad TYPE line: \(line)") }
+                types[String(parts[2])] = String(parts[3])
+                continue
+            }
+            if line.hasPrefix("#") { continue }
+            guard let match = try sample.wholeMatch(in: line) else { throw ParseError(description: "not a sample: \(line)") }
+            var labels: [String: String] = [:]
+            if let text = match.output.labels {
+                for pair in text.matches(of: label) { labels[String(pair.output.key)] = String(pair.output.value) }
+            }
+            let value = match.output.value == "Inf" ? Double.infinity : Double(match.output.value) ?? .nan
+            samples.append(Sample(name: String(match.output.name), labels: labels, value: value))
+        }
+        return (samples, types)
+    }
+
+    func get(_ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: URL(string: url)!)
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("After 10 postings (one 503 then delivered, two 422), one invalid and one not JSON: the expected counts")
+    func countsAfterKnownRun() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        await standIn.failNext(1, with: .status(503))
+        await standIn.failNext(2, with: .status(422, body: "{\"error\":\"salary below the minimum wage\"}"))
+
+        let sampleData = try SampleData.jsonValues()
+        var postings: [(id: String, body: Data)] = try (0..<10).map { index in
+            guard case .object(var object) = sampleData[index] else { throw ParseError(description: "sample \(index) is not an object") }
+            object["id"] = .string("metrics-\(index)")
+            return ("metrics-\(index)", try JSONEncoder().encode(JSONValue.object(object)))
+        }
+        postings.append(("metrics-invalid", Data(#"{"id":"metrics-invalid","title":"no employer"}"#.utf8)))
+        postings.append(("metrics-garbage", Data("not json at all".utf8)))
+        try await harness.publish(postings)
+
+        let token = "metrics-test-token"
+        let port = Int.random(in: 41_000..<42_000)
+        let worker = Process()
+        worker.executableURL = try JobCastBinary.url()
+        worker.arguments = ["worker", "--channel", "platform", "--concurrency", "2"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
+        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
+        environment["JOBCAST_PLATFORM_URL"] = baseURL
+        environment["JOBCAST_PLATFORM_TOKEN"] = standIn.token
+        environment["JOBCAST_RETRY_DELAYS"] = "1"
+        environment["JOBCAST_WORKER_ID"] = "metrics-test"
+        environment["JOBCAST_LOG_LEVEL"] = "error"
+        environment["JOBCAST_HTTP_PORT"] = "\(port)"
+        environment["JOBCAST_HTTP_TOKEN"] = token
+        environment.removeValue(forKey: "JOBCAST_HTTP_TOKEN_FILE")
+        worker.environment = environment
+        try worker.run()
+        defer { if worker.isRunning { worker.terminate() } }
+
+        // Wait for the run to settle: 13 messages recorded (12 + the retry's redelivery) and the dead queue's
+        // depth read from the broker (every 15 s). A generous deadline only so that a broken run cannot hang.
+        let base = "http://127.0.0.1:\(port)"
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(180)
+        func value(_ samples: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
+            samples.first { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }?.value
+        }
+        while ContinuousClock.now < deadline, worker.isRunning {
+            if let answer = try? await get(base + "/metrics", token: token), answer.status == 200 {
+                text = answer.body
+                let samples = try Self.parse(text).samples
+                let recorded = value(samples, "jobcast_store_batch_size_sum", ["channel": "platform"]) ?? 0
+                let dead = value(samples, "jobcast_queue_depth", ["queue": "jobcast.platform.dead"]) ?? 0
+                if recorded >= 13, dead >= 4 { break }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(worker.isRunning, "the worker exited early")
+
+        let (samples, types) = try Self.parse(text)
+        func count(_ name: String, _ labels: [String: String] = [:]) -> Double? { value(samples, name, labels) }
+        let platform = ["channel": "platform"]
+        #expect(count("jobcast_messages_consumed_total", platform) == 13, "\(text)")
+        #expect(count("jobcast_deliveries_total", ["channel": "platform", "outcome": "delivered"]) == 8)
+        #expect(count("jobcast_deliveries_total", ["channel": "platform", "outcome": "retried"]) == 1)
+        #expect(count("jobcast_deliveries_total", ["channel": "platform", "outcome": "dead_lettered"]) == 4)
+        #expect(count("jobcast_deliveries_total", ["channel": "platform", "outcome": "duplicate"]) == 0)
+        #expect(count("jobcast_retries_total", platform) == 1)
+        #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "http_4xx"]) == 2)
+        #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "invalid"]) == 1)
+        #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "malformed"]) == 1)
+        #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "attempts_exhausted"]) == 0)
+        // 11 requests reached the platform: 10 postings and the redelivered one.
+        #expect(count("jobcast_delivery_duration_seconds_count", platform) == 11)
+        #expect(count("jobcast_delivery_duration_seconds_bucket", ["channel": "platform", "le": "+Inf"]) == 11)
+        #expect(count("jobcast_enqueue_to_delivery_seconds_count", platform) == 8)
+        #expect(count("jobcast_store_batch_size_sum", platform) == 13)
+        #expect((count("jobcast_store_batch_duration_seconds_count", platform) ?? 0) >= 1)
+        #expect(count("jobcast_deliveries_in_flight", platform) == 0)
+        #expect(count("jobcast_broker_connected", platform) == 1)
+        #expect(count("jobcast_broker_reconnects_total", platform) == 0)
+        #expect(count("jobcast_queue_depth", ["queue": "jobcast.platform.dead"]) == 4)
+        #expect(count("jobcast_queue_depth", ["queue": "jobcast.platform"]) == 0)
+        #expect(count("jobcast_queue_depth_up") == 1)
+        #expect(await standIn.requests.count == 11)
+
+        #expect(types["jobcast_deliveries_total"] == "counter")
+        #expect(types["jobcast_delivery_duration_seconds"] == "histogram")
+        #expect(types["jobcast_deliveries_in_flight"] == "gauge")
+        #expect(types["jobcast_queue_depth"] == "gauge")
+        #expect(text.contains("# HELP jobcast_deliveries_total "))
+        // Bounded labels only: no posting id or employer name anywhere in the text.
+        #expect(!text.contains("metrics-"), "a posting id leaked into a label")
+        #expect(Set(samples.flatMap { Array($0.labels.keys) }).isSubset(of: ["channel", "outcome", "reason", "queue", "le"]))
+
+        // Debian's promtool lints the same text (CI has it: scripts/install-deps.sh installs prometheus).
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let lint = try await runProcess(URL(fileURLWithPath: "/usr/bin/promtool"), ["check", "metrics"], stdin: Data(text.utf8))
+            #expect(lint.status == 0, "promtool check metrics: \(lint.stdout)\(lint.stderr)")
+        }
+
+        // The token guards /metrics only; the probes stay open.
+        #expect(try await get(base + "/metrics").status == 401)
+        #expect(try await get(base + "/metrics", token: "wrong").status == 401)
+        #expect(try await get(base + "/healthz").status == 200)
+        #expect(try await get(base + "/readyz").status == 200)
+
+        kill(worker.processIdentifier, SIGTERM)
+        let stopBy = ContinuousClock.now + .seconds(60)
+        while worker.isRunning, ContinuousClock.now < stopBy { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!worker.isRunning)
+        #expect(worker.terminationStatus == 0)
+        await standIn.stop()
+    }
+
+    @Test("jobcast worker refuses to serve /metrics beyond loopback without JOBCAST_HTTP_TOKEN")
+    func refusesOpenListen() async throws {
+        let result = try await runProcess(
+            try JobCastBinary.url(), ["worker", "--channel", "platform"],
+            environment: ["JOBCAST_HTTP_HOST": "0.0.0.0", "JOBCAST_HTTP_TOKEN": "", "JOBCAST_HTTP_TOKEN_FILE": "", "JOBCAST_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("JOBCAST_HTTP_TOKEN"), "stderr: \(result.stderr)")
+    }
+}
