@@ -17,6 +17,7 @@ struct JobCast: AsyncParsableCommand {
             DLQCommand.self,
             StatsCommand.self,
             DashboardCommand.self,
+            ConfigCommand.self, HealthCommand.self,
             StoreBenchCommand.self,
         ]
     )
