@@ -19,5 +19,7 @@ echo "== checking deploy/ (promtool: Prometheus configuration, alert rules and t
 scripts/check-deploy.sh
 echo "== building"
 swift build --build-tests
+echo "== checking docker-compose.yml, .env.example, the Dockerfile and the README against \`jobcast config\` (no Docker engine)"
+scripts/check-compose.sh
 echo "== testing"
 swift test --skip-build
