@@ -129,8 +129,9 @@ struct WorkerCommand: AsyncParsableCommand {
                     service: HealthServer.make(
                         host: workerSettings.httpHost, port: workerSettings.httpPort, workers: workers,
                         metrics: { JobCastMetrics.exposition(registry) }, token: settings.httpToken, logger: logger)))
+            // A queue another worker's settings declare but this one's do not is no news every 15 s.
             var depthLogger = logger
-            depthLogger.logLevel = .warning
+            depthLogger.logLevel = .error
             if let depths = try? BrokerQueueDepths(
                 settings: settings, workerSettings: workerSettings, connectionName: "jobcast worker \(workerSettings.workerID) queue depths",
                 logger: depthLogger) {

@@ -57,6 +57,52 @@ struct WorkerMetricsTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
+    static func value(_ samples: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
+        samples.first { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }?.value
+    }
+
+    /// `jobcast worker --channel CHANNEL` on the harness's virtual host, serving /metrics behind `token` on `port`.
+    func startWorker(_ harness: WorkerHarness, channel: String, port: Int, token: String, environment extra: [String: String]) throws -> Process {
+        let worker = Process()
+        worker.executableURL = try JobCastBinary.url()
+        worker.arguments = ["worker", "--channel", channel, "--concurrency", "2"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
+        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
+        environment["JOBCAST_OUTBOX_DIR"] = harness.outbox.path
+        environment["JOBCAST_WORKER_ID"] = "metrics-test"
+        environment["JOBCAST_LOG_LEVEL"] = "error"
+        environment["JOBCAST_HTTP_PORT"] = "\(port)"
+        environment["JOBCAST_HTTP_TOKEN"] = token
+        environment.removeValue(forKey: "JOBCAST_HTTP_TOKEN_FILE")
+        environment.merge(extra) { $1 }
+        worker.environment = environment
+        try worker.run()
+        return worker
+    }
+
+    /// Scrapes /metrics until `done` holds for the samples (or a generous deadline passes); the last text.
+    func scrape(_ worker: Process, port: Int, token: String, until done: ([Sample]) -> Bool) async throws -> String {
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(180)
+        while ContinuousClock.now < deadline, worker.isRunning {
+            if let answer = try? await get("http://127.0.0.1:\(port)/metrics", token: token), answer.status == 200 {
+                text = answer.body
+                if done(try Self.parse(text).samples) { break }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        return text
+    }
+
+    func stop(_ worker: Process) async throws {
+        kill(worker.processIdentifier, SIGTERM)
+        let stopBy = ContinuousClock.now + .seconds(60)
+        while worker.isRunning, ContinuousClock.now < stopBy { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!worker.isRunning)
+        #expect(worker.terminationStatus == 0)
+    }
+
     @Test("After 10 postings (one 503 then delivered, two 422), one invalid and one not JSON: the expected counts")
     func countsAfterKnownRun() async throws {
         let harness = try WorkerHarness.make()
@@ -78,46 +124,22 @@ struct WorkerMetricsTests {
 
         let token = "metrics-test-token"
         let port = Int.random(in: 41_000..<42_000)
-        let worker = Process()
-        worker.executableURL = try JobCastBinary.url()
-        worker.arguments = ["worker", "--channel", "platform", "--concurrency", "2"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
-        environment["JOBCAST_PLATFORM_URL"] = baseURL
-        environment["JOBCAST_PLATFORM_TOKEN"] = standIn.token
-        environment["JOBCAST_RETRY_DELAYS"] = "1"
-        environment["JOBCAST_WORKER_ID"] = "metrics-test"
-        environment["JOBCAST_LOG_LEVEL"] = "error"
-        environment["JOBCAST_HTTP_PORT"] = "\(port)"
-        environment["JOBCAST_HTTP_TOKEN"] = token
-        environment.removeValue(forKey: "JOBCAST_HTTP_TOKEN_FILE")
-        worker.environment = environment
-        try worker.run()
+        let worker = try startWorker(
+            harness, channel: "platform", port: port, token: token,
+            environment: ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_RETRY_DELAYS": "1"])
         defer { if worker.isRunning { worker.terminate() } }
 
         // Wait for the run to settle: 13 messages recorded (12 + the retry's redelivery) and the dead queue's
         // depth read from the broker (every 15 s). A generous deadline only so that a broken run cannot hang.
         let base = "http://127.0.0.1:\(port)"
-        var text = ""
-        let deadline = ContinuousClock.now + .seconds(180)
-        func value(_ samples: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
-            samples.first { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }?.value
-        }
-        while ContinuousClock.now < deadline, worker.isRunning {
-            if let answer = try? await get(base + "/metrics", token: token), answer.status == 200 {
-                text = answer.body
-                let samples = try Self.parse(text).samples
-                let recorded = value(samples, "jobcast_store_batch_size_sum", ["channel": "platform"]) ?? 0
-                let dead = value(samples, "jobcast_queue_depth", ["queue": "jobcast.platform.dead"]) ?? 0
-                if recorded >= 13, dead >= 4 { break }
-            }
-            try await Task.sleep(for: .milliseconds(500))
+        let text = try await scrape(worker, port: port, token: token) { samples in
+            (Self.value(samples, "jobcast_store_batch_size_sum", ["channel": "platform"]) ?? 0) >= 13
+                && (Self.value(samples, "jobcast_queue_depth", ["queue": "jobcast.platform.dead"]) ?? 0) >= 4
         }
         #expect(worker.isRunning, "the worker exited early")
 
         let (samples, types) = try Self.parse(text)
-        func count(_ name: String, _ labels: [String: String] = [:]) -> Double? { value(samples, name, labels) }
+        func count(_ name: String, _ labels: [String: String] = [:]) -> Double? { Self.value(samples, name, labels) }
         let platform = ["channel": "platform"]
         #expect(count("jobcast_messages_consumed_total", platform) == 13, "\(text)")
         #expect(count("jobcast_deliveries_total", ["channel": "platform", "outcome": "delivered"]) == 8)
@@ -164,11 +186,44 @@ struct WorkerMetricsTests {
         #expect(try await get(base + "/healthz").status == 200)
         #expect(try await get(base + "/readyz").status == 200)
 
-        kill(worker.processIdentifier, SIGTERM)
-        let stopBy = ContinuousClock.now + .seconds(60)
-        while worker.isRunning, ContinuousClock.now < stopBy { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!worker.isRunning)
-        #expect(worker.terminationStatus == 0)
+        try await stop(worker)
+        await standIn.stop()
+    }
+
+    @Test("WeChat: a 40001 makes a second token; 5 postings go out in one published digest")
+    func wechatCounts() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn()
+        let baseURL = try await standIn.start()
+        await standIn.failNext(1, errcode: 40001, errmsg: "invalid credential", on: .draftAdd)
+        try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(5)))
+
+        let token = "metrics-test-token"
+        let port = Int.random(in: 42_000..<43_000)
+        let worker = try startWorker(
+            harness, channel: "wechat", port: port, token: token,
+            environment: [
+                "JOBCAST_WECHAT_API_BASE": baseURL, "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
+                "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb-media-id", "JOBCAST_WECHAT_DIGEST_WINDOW": "1",
+            ])
+        defer { if worker.isRunning { worker.terminate() } }
+        let text = try await scrape(worker, port: port, token: token) { samples in
+            (Self.value(samples, "jobcast_deliveries_total", ["channel": "wechat", "outcome": "delivered"]) ?? 0) >= 5
+        }
+        let samples = try Self.parse(text).samples
+        func count(_ name: String, _ labels: [String: String] = [:]) -> Double? { Self.value(samples, name, labels) }
+        let wechat = ["channel": "wechat"]
+        #expect(count("jobcast_deliveries_total", ["channel": "wechat", "outcome": "delivered"]) == 5, "\(text)")
+        #expect(count("jobcast_messages_consumed_total", wechat) == 5)
+        #expect(count("jobcast_wechat_token_refreshes_total") == 2)
+        #expect(count("jobcast_wechat_digests_published_total") == 1)
+        // One digest, one delivery: its duration is one observation; each posting's latency is one.
+        #expect(count("jobcast_delivery_duration_seconds_count", wechat) == 1)
+        #expect(count("jobcast_enqueue_to_delivery_seconds_count", wechat) == 5)
+        #expect(await standIn.issuedTokens.count == 2)
+        #expect(await standIn.drafts.count == 1)
+        try await stop(worker)
         await standIn.stop()
     }
 
