@@ -139,6 +139,7 @@ let package = Package(
         .target(
             name: "ChannelStandIns",
             dependencies: [
+                "JobCastTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,6 +169,16 @@ let package = Package(
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Test tooling, not shipped: the chaos run (scripts/chaos.sh) — workers killed, broker restarted, faults injected, nothing lost.
+        .executableTarget(
+            name: "jobcast-chaos",
+            dependencies: [
+                "AMQP", "ChannelStandIns", "JobCastBroker", "JobCastCore", "JobCastStore", "JobCastTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Chaos"
         ),
         .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport"]),
         // The dashboard's JSON API and page (in headless Chromium), and the deploy/ Prometheus files (promtool).

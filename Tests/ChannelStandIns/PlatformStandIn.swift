@@ -1,4 +1,5 @@
 import Foundation
+import JobCastTestSupport
 import Logging
 
 /// A real HTTP server on 127.0.0.1 that imitates the smart-employment platform's API:
@@ -30,6 +31,14 @@ public actor PlatformStandIn: StandInActor {
     /// The jobs the platform holds now: id (decoded) → the body last PUT.
     public private(set) var jobs: [String: Data] = [:]
     private var faults: [Fault] = []
+    private var randomFaults: RandomFaults?
+    /// Faults answered so far (queued or random), by kind: `500`, `429`, `timeout`, `endless`, or the status.
+    public private(set) var injectedFaults: [String: Int] = [:]
+    /// PUTs the platform acted on (stored the body), per job id: a count above 1 is a repeated delivery.
+    public private(set) var storedPUTs: [String: Int] = [:]
+    /// Of those, PUTs that came after a stored PUT whose answer was delayed (a timeout the client saw).
+    public private(set) var storedPUTsAfterTimeout: [String: Int] = [:]
+    private var lastStoredWasDelayed: Set<String> = []
     var server: StandInServer?
     let logger: Logger
     static let name = "platform-stand-in"
@@ -52,6 +61,38 @@ public actor PlatformStandIn: StandInActor {
         faults.append(contentsOf: repeatElement(fault, count: count))
     }
 
+    /// Faults drawn at random for every request that finds no queued fault: each request gets a 500 with
+    /// probability `serverError`, a delay of `timeoutDelay` with `timeout`, a 429 with `Retry-After:
+    /// retryAfterSeconds` with `tooManyRequests`, else the normal answer. Seeded, so a run can be repeated.
+    public struct RandomFaults: Sendable {
+        public var serverError: Double
+        public var timeout: Double
+        public var tooManyRequests: Double
+        public var timeoutDelay: Duration
+        public var retryAfterSeconds: Int
+        var generator: SplitMix64
+
+        public init(serverError: Double, timeout: Double, tooManyRequests: Double, timeoutDelay: Duration, retryAfterSeconds: Int = 1, seed: UInt64) {
+            self.serverError = serverError
+            self.timeout = timeout
+            self.tooManyRequests = tooManyRequests
+            self.timeoutDelay = timeoutDelay
+            self.retryAfterSeconds = retryAfterSeconds
+            self.generator = SplitMix64(seed: seed)
+        }
+
+        mutating func draw() -> Fault? {
+            let roll = Double(generator.next() >> 11) / Double(1 << 53)
+            if roll < serverError { return .status(500, body: "{\"error\":\"injected\"}") }
+            if roll < serverError + timeout { return .delay(timeoutDelay) }
+            if roll < serverError + timeout + tooManyRequests { return .tooManyRequests(retryAfterSeconds: retryAfterSeconds) }
+            return nil
+        }
+    }
+
+    /// From now on, requests without a queued fault draw one at random (nil: stop).
+    public func setRandomFaults(_ faults: RandomFaults?) { randomFaults = faults }
+
     /// Forgets the recorded requests (not the jobs or the queued faults).
     public func clearRequests() { requests.removeAll() }
 
@@ -62,24 +103,30 @@ public actor PlatformStandIn: StandInActor {
 
     func answer(_ request: RecordedRequest) -> StandInReply {
         requests.append(request)
-        if !faults.isEmpty {
-            switch faults.removeFirst() {
+        var fault: Fault? = faults.isEmpty ? nil : faults.removeFirst()
+        if fault == nil { fault = randomFaults?.draw() }
+        if let fault {
+            switch fault {
             case .status(let status, let body, let headers):
+                injectedFaults["\(status)", default: 0] += 1
                 return StandInReply(status: status, headers: headers, body: Data(body.utf8))
             case .tooManyRequests(let seconds):
+                injectedFaults["429", default: 0] += 1
                 return StandInReply.json(429, ["error": "rate limited"]).with(header: "Retry-After", "\(seconds)")
             case .delay(let delay):
-                var reply = normalAnswer(request)
+                injectedFaults["timeout", default: 0] += 1
+                var reply = normalAnswer(request, delayed: true)
                 reply.delay = delay
                 return reply
             case .endlessBody:
+                injectedFaults["endless", default: 0] += 1
                 return StandInReply(status: 200, headers: ["Content-Type": "application/json"], endlessBody: true)
             }
         }
         return normalAnswer(request)
     }
 
-    private func normalAnswer(_ request: RecordedRequest) -> StandInReply {
+    private func normalAnswer(_ request: RecordedRequest, delayed: Bool = false) -> StandInReply {
         guard request.header("Authorization") == "Bearer \(token)" else {
             return .json(401, ["error": "unauthorized"])
         }
@@ -91,6 +138,9 @@ public actor PlatformStandIn: StandInActor {
             }
             let existed = jobs[id] != nil
             jobs[id] = request.body
+            storedPUTs[id, default: 0] += 1
+            if lastStoredWasDelayed.contains(id) { storedPUTsAfterTimeout[id, default: 0] += 1 }
+            if delayed { lastStoredWasDelayed.insert(id) } else { lastStoredWasDelayed.remove(id) }
             return .json(existed ? 200 : 201, ["id": id, "status": existed ? "updated" : "created"])
         case "DELETE":
             guard jobs.removeValue(forKey: id) != nil else { return .json(404, ["error": "no job \(id)"]) }
