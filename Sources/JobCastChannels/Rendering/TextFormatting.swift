@@ -43,6 +43,19 @@ enum TextFormatting {
         return out + "…"
     }
 
+    /// Drops control characters (NUL, escape, …, but not tab and line breaks): valid in a JSON string,
+    /// never wanted in an article's HTML, title or digest.
+    static func withoutControlCharacters(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isUnwantedControl) else { return text }
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: text.unicodeScalars.filter { !isUnwantedControl($0) })
+        return String(scalars)
+    }
+
+    private static func isUnwantedControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control && !["\t", "\n", "\r"].contains(scalar)
+    }
+
     /// HTML-escapes text exactly as Mustache's `{{…}}` does, and turns line breaks into `<br/>`.
     static func multilineHTML(_ text: String) -> String {
         var out = ""

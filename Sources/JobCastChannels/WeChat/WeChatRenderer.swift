@@ -133,10 +133,10 @@ public struct WeChatRenderer: Sendable {
                 toUTF16: Limits.digest)
             : ""
         return WeChatDraft.Article(
-            title: title,
+            title: TextFormatting.withoutControlCharacters(title),
             author: TextFormatting.truncate(configuration.author, toUTF16: Limits.author),
-            digest: digest,
-            content: content,
+            digest: TextFormatting.withoutControlCharacters(digest),
+            content: TextFormatting.withoutControlCharacters(content),
             contentSourceURL: configuration.contentSourceURL,
             thumbMediaID: configuration.thumbMediaID,
             needOpenComment: configuration.openComments ? 1 : 0,
