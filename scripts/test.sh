@@ -10,6 +10,8 @@ echo "== starting the test RabbitMQ node (127.0.0.1:5701, amqps 5702)"
 scripts/rabbitmq-node.sh start jobcast-test 5701 5702
 echo "== starting the restart-test RabbitMQ node (127.0.0.1:5711; only the publisher's restart test stops it)"
 scripts/rabbitmq-node.sh start jobcast-restart 5711
+echo "== starting the worker-restart RabbitMQ node (127.0.0.1:5713; only the worker's restart test stops it)"
+scripts/rabbitmq-node.sh start jobcast-worker-restart 5713
 if [ -x scripts/start-postgres.sh ]; then
     echo "== starting the test PostgreSQL"
     scripts/start-postgres.sh

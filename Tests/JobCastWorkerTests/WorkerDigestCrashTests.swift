@@ -22,22 +22,12 @@ struct WorkerDigestCrashTests {
         let ids = values.compactMap { $0["id"]?.stringValue }
         try await harness.publish(postings: values)
 
-        let worker = Process()
-        worker.executableURL = try JobCastBinary.url()
-        worker.arguments = ["worker", "--channel", "wechat"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
-        environment["JOBCAST_WECHAT_API_BASE"] = baseURL
-        environment["JOBCAST_WECHAT_APPID"] = standIn.appID
-        environment["JOBCAST_WECHAT_SECRET"] = standIn.secret
-        environment["JOBCAST_WECHAT_THUMB_MEDIA_ID"] = "thumb-1"
-        environment["JOBCAST_WECHAT_DIGEST_WINDOW"] = "1"
-        environment["JOBCAST_WORKER_ID"] = "doomed"
-        environment["JOBCAST_LOG_LEVEL"] = "warning"
-        environment["JOBCAST_HTTP_PORT"] = "0"
-        worker.environment = environment
-        try worker.run()
+        let worker = try harness.startWorkerProcess(
+            channel: .wechat,
+            environment: [
+                "JOBCAST_WECHAT_API_BASE": baseURL, "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
+                "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb-1", "JOBCAST_WECHAT_DIGEST_WINDOW": "1", "JOBCAST_WORKER_ID": "doomed",
+            ])
 
         // Wait until the digest is submitted and being polled, then kill the worker before it can ack.
         let deadline = ContinuousClock.now + .seconds(120)

@@ -12,7 +12,17 @@ import Logging
 /// queue names never meet another test's), a temporary folder for the SQLite store and the outbox, and
 /// helpers to publish, run workers and read the dead letters.
 struct WorkerHarness {
-    static let brokerBase = ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701"
+    /// A RabbitMQ node that scripts/test.sh starts.
+    struct Node: Sendable {
+        let name: String
+        let base: String
+        /// Shared by the worker tests, never stopped.
+        static let shared = Node(
+            name: "jobcast-test", base: ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701")
+        /// Stopped and started by the one test that restarts the broker under a worker.
+        static let restartable = Node(name: "jobcast-worker-restart", base: "amqp://guest:guest@127.0.0.1:5713")
+    }
+
     static let logger: Logger = {
         var logger = Logger(label: "worker-tests")
         logger.logLevel = ProcessInfo.processInfo.environment["JOBCAST_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .error
@@ -21,28 +31,29 @@ struct WorkerHarness {
 
     let vhost: String
     let directory: URL
-    var brokerURL: String { "\(Self.brokerBase)/\(vhost)" }
+    var node = Node.shared
+    var brokerURL: String { "\(node.base)/\(vhost)" }
     var databasePath: String { directory.appendingPathComponent("jobcast.sqlite").path }
     var outbox: URL { directory.appendingPathComponent("outbox") }
 
-    static func make(_ function: String = #function) throws -> WorkerHarness {
+    static func make(_ function: String = #function, node: Node = .shared) throws -> WorkerHarness {
         let name = "jobcast-test-" + function.prefix { $0 != "(" }.prefix(40) + "-" + UUID().uuidString.prefix(6)
-        try rabbitmqctl(["add_vhost", name])
-        try rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
+        try rabbitmqctl(["add_vhost", name], node: node)
+        try rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"], node: node)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return WorkerHarness(vhost: name, directory: directory)
+        return WorkerHarness(vhost: name, directory: directory, node: node)
     }
 
     func cleanUp() {
-        try? Self.rabbitmqctl(["delete_vhost", vhost])
+        try? Self.rabbitmqctl(["delete_vhost", vhost], node: node)
         try? FileManager.default.removeItem(at: directory)
     }
 
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
+    static func rabbitmqctl(_ arguments: [String], node: Node = .shared) throws -> String {
         let result = try runProcessBlocking(
-            URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", "jobcast-test", "-q"] + arguments,
+            URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", node.name, "-q"] + arguments,
             environment: [:], stdin: nil)
         guard result.status == 0 else {
             throw HarnessError(description: "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.stdout)\(result.stderr)")
@@ -72,6 +83,25 @@ struct WorkerHarness {
 
     func publish(postings: [JSONValue]) async throws {
         try await publish(postings.map { (id: $0["id"]?.stringValue ?? "?", body: try JSONEncoder().encode($0)) })
+    }
+
+    /// Starts `jobcast worker --channel CHANNEL` (the built binary) on this test's virtual host, store and
+    /// outbox, with `environment` on top (channel endpoints, worker id, …).
+    func startWorkerProcess(channel: DeliveryChannel, arguments: [String] = [], environment extra: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = try JobCastBinary.url()
+        process.arguments = ["worker", "--channel", channel.rawValue] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOBCAST_AMQP_URL"] = brokerURL
+        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + databasePath
+        environment["JOBCAST_OUTBOX_DIR"] = outbox.path
+        environment["JOBCAST_RETRY_DELAYS"] = "1,1,2"
+        environment["JOBCAST_LOG_LEVEL"] = "warning"
+        environment["JOBCAST_HTTP_PORT"] = "0"
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        try process.run()
+        return process
     }
 
     func settings(_ overrides: [String: String] = [:]) throws -> WorkerSettings {

@@ -24,21 +24,12 @@ struct WorkerProcessTests {
     }
 
     func startWorker(_ harness: WorkerHarness, platformURL: String, token: String, httpPort: Int = 0) throws -> Process {
-        let process = Process()
-        process.executableURL = try JobCastBinary.url()
-        process.arguments = ["worker", "--channel", "platform", "--concurrency", "4"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
-        environment["JOBCAST_PLATFORM_URL"] = platformURL
-        environment["JOBCAST_PLATFORM_TOKEN"] = token
-        environment["JOBCAST_RETRY_DELAYS"] = "1,1,2"
-        environment["JOBCAST_WORKER_ID"] = "signal-test"
-        environment["JOBCAST_LOG_LEVEL"] = "warning"
-        environment["JOBCAST_HTTP_PORT"] = "\(httpPort)"
-        process.environment = environment
-        try process.run()
-        return process
+        try harness.startWorkerProcess(
+            channel: .platform, arguments: ["--concurrency", "4"],
+            environment: [
+                "JOBCAST_PLATFORM_URL": platformURL, "JOBCAST_PLATFORM_TOKEN": token, "JOBCAST_WORKER_ID": "signal-test",
+                "JOBCAST_HTTP_PORT": "\(httpPort)",
+            ])
     }
 
     func waitForExit(_ process: Process, seconds: Double) async throws -> Bool {
