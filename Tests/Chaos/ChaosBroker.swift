@@ -85,6 +85,18 @@ struct ChaosBroker: Sendable {
             .map { String($0.dropFirst(queue.count)).trimmingCharacters(in: .whitespaces) } ?? "?"
     }
 
+    /// Every message a queue holds, as rabbitmqctl counts them: ready, unacknowledged, and (quorum queues with
+    /// at-least-once dead-lettering) dead-lettered ones not yet confirmed by their target, which AMQP does not show.
+    func heldMessages() async throws -> [String: Int] {
+        let output = try await ctl(["list_queues", "-p", vhost, "--no-table-headers", "name", "messages"])
+        var held: [String: Int] = [:]
+        for line in output.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            if fields.count >= 2, let count = Int(fields[1]) { held[String(fields[0])] = count }
+        }
+        return held
+    }
+
     func connect() async throws -> AMQPConnection {
         try await AMQPConnection.connect(toAnyOf: try AMQPConfiguration.list(url), logger: logger)
     }

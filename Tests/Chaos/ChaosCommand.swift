@@ -54,7 +54,7 @@ struct ChaosCommand: AsyncParsableCommand {
     var deadline = 1200.0
 
     @Option(help: "Give up when nothing moved for this many seconds.")
-    var stallSeconds = 180.0
+    var stallSeconds = 420.0
 
     @Option(help: "Seed for the postings, the faults and the kills.")
     var seed: UInt64 = 20_230_415
