@@ -23,28 +23,14 @@ struct PublisherRestartTests {
         return prepared.postings
     }
 
-    /// Starts the node in a session of its own without waiting for the script (a node it starts holds on to
-    /// what the script inherited), then waits until the node answers.
     static func startNode() async throws {
-        if await answers() { return }
-        _ = try await runProcess(
-            URL(fileURLWithPath: "/usr/bin/setsid"),
-            ["-f", "/bin/bash", repositoryRoot.appendingPathComponent("scripts/rabbitmq-node.sh").path, "start", TestNodes.restartName, "\(TestNodes.restartPort)"])
-        try await waitFor(seconds: 120) { await answers() }
+        try await startRabbitNode(TestNodes.restartName, port: TestNodes.restartPort) { await answers() }
     }
 
     static func answers() async -> Bool {
         guard let connection = try? await TestNodes.connect(TestNodes.restartURL) else { return false }
         await connection.close()
         return true
-    }
-
-    static func waitFor(seconds: Double, _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
     }
 
     @Test("every posting is on the queue and reported once after RabbitMQ stops and starts mid-publish", .timeLimit(.minutes(5)))
@@ -78,7 +64,7 @@ struct PublisherRestartTests {
                 return state.confirmed
             }
             // `rabbitmqctl stop` can return while the node is still shutting down: start only once it is gone.
-            try await Self.waitFor(seconds: 60) { !(await Self.answers()) }
+            try await waitFor(seconds: 60) { !(await Self.answers()) }
             try await Self.startNode()
             #expect(stopped.status == 0, "\(stopped.stderr)")
             let statistics = try await publishing.value
@@ -90,7 +76,7 @@ struct PublisherRestartTests {
             let perIndex = probe.state.withLock { $0.reports }
             #expect(perIndex.allSatisfy { $0 == 1 }, "every posting reported exactly once")
 
-            try await Self.waitFor(seconds: 120) { await Self.answers() }
+            try await waitFor(seconds: 120) { await Self.answers() }
             let delivered = try await setup.messages()
             let ids = delivered.compactMap(\.properties.messageId)
             #expect(Set(ids) == Set(postings.map(\.id)), "every posting on the queue")

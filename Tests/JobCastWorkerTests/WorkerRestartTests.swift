@@ -20,21 +20,8 @@ struct WorkerRestartTests {
         return true
     }
 
-    static func waitFor(seconds: Double, _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while ContinuousClock.now < deadline {
-            if await condition() { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
-    /// Starts the node in a session of its own (a node holds on to what its starter inherited) and waits for it.
     static func startNode() async throws {
-        if await answers() { return }
-        _ = try await runProcess(
-            URL(fileURLWithPath: "/usr/bin/setsid"),
-            ["-f", "/bin/bash", RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "start", node.name, "5713"])
-        try await waitFor(seconds: 120) { await answers() }
+        try await startRabbitNode(node.name, port: 5713) { await answers() }
     }
 
     @Test("RabbitMQ stops and starts mid-run: the worker reconnects and every posting reaches the platform", .timeLimit(.minutes(8)))
@@ -60,16 +47,16 @@ struct WorkerRestartTests {
             channel: .platform, arguments: ["--concurrency", "2"],
             environment: ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_WORKER_ID": "restart-test"])
         defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
-        try await Self.waitFor(seconds: 120) { await standIn.requests.count >= 40 }
+        try await waitFor(seconds: 120) { await standIn.requests.count >= 40 }
 
         let stopped = try await runProcess(URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "stop", Self.node.name])
         #expect(stopped.status == 0, "\(stopped.stderr)")
-        try await Self.waitFor(seconds: 60) { !(await Self.answers()) }
+        try await waitFor(seconds: 60) { !(await Self.answers()) }
         let atStop = Set(await standIn.requests.compactMap { PlatformStandIn.jobID(in: $0.path) })
         try await Self.startNode()
         try #require(await Self.answers(), "the node did not come back")
 
-        try await Self.waitFor(seconds: 240) {
+        try await waitFor(seconds: 240) {
             Set(await standIn.requests.compactMap { PlatformStandIn.jobID(in: $0.path) }).isSuperset(of: ids)
         }
         #expect(worker.isRunning, "the worker exited instead of reconnecting")
