@@ -8,13 +8,18 @@ public enum ContentHash {
     /// Of parsed JSON, in canonical form (keys sorted, no whitespace): the same posting hashes the same
     /// whatever key order or spacing its producer used.
     public static func of(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return of((try? encoder.encode(value)) ?? Data())
+        of(value.canonicalData)
     }
 
     /// Of raw bytes (for a body that is not JSON).
     public static func of(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: data) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }

@@ -30,8 +30,6 @@ public struct PreparedPosting: Sendable {
         var postings: [PreparedPosting] = []
         var problems: [InputProblem] = []
         var seen: [String: String] = [:]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         postings.reserveCapacity(records.count)
         for record in records {
             let id = record.value["id"]?.stringValue
@@ -52,7 +50,8 @@ public struct PreparedPosting: Sendable {
                 continue
             }
             seen[key] = record.location
-            guard let body = try? encoder.encode(record.value) else {
+            let body = record.value.canonicalData
+            guard !body.isEmpty else {
                 problems.append(InputProblem(source: record.source, line: record.line, message: "cannot encode as JSON", postingID: id))
                 continue
             }

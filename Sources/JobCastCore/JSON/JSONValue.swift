@@ -13,7 +13,11 @@ public enum JSONValue: Sendable, Hashable {
 
     /// Parses UTF-8 JSON text.
     public init(data: Data) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        if let value = JSONValue.parse(data) {
+            self = value
+        } else {
+            self = try JSONDecoder().decode(JSONValue.self, from: data)
+        }
     }
 
     /// The JSON type name used in validation messages.

@@ -38,7 +38,7 @@ public enum PostingMessage: Sendable, Hashable {
             throw PostingValidationError(code: .invalid, postingID: postingID, issues: issues)
         }
         do {
-            let data = try JSONEncoder().encode(value)
+            let data = value.canonicalData
             if value["action"]?.stringValue == PostingAction.withdraw.rawValue {
                 return .withdraw(try JSONDecoder().decode(Withdrawal.self, from: data))
             }
