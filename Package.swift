@@ -122,6 +122,16 @@ let package = Package(
             dependencies: ["AMQP", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/AMQPBenchmark"
         ),
+        // JobCast against the raw rabbitmq-c ceiling in one run: publish, workers, latency, memory (scripts/bench.sh).
+        .executableTarget(
+            name: "jobcast-benchmark",
+            dependencies: [
+                "AMQP", "ChannelStandIns", "JobCastBroker", "JobCastCore", "JobCastTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/JobCastBenchmark"
+        ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         // Publishing against real RabbitMQ nodes: the publisher, `jobcast publish`/`withdraw` and the examples/ scripts.
         .testTarget(name: "JobCastBrokerTests", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", "JobCastTestSupport"]),

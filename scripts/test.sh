@@ -25,6 +25,8 @@ echo "== checking docker-compose.yml, .env.example, the Dockerfile and the READM
 scripts/check-compose.sh
 echo "== testing"
 swift test --skip-build
+echo "== benchmark, tiny mode: 300 postings, one round; checks that scripts/bench.sh works, never how fast"
+scripts/bench.sh --tiny
 echo "== chaos run (short): 1,000 postings, workers killed, RabbitMQ restarted, platform faults, WeChat token expired; nothing lost"
 scripts/chaos.sh
 echo "== chaos run (short) against a three-node RabbitMQ cluster: the leader of jobcast.platform stopped and started"

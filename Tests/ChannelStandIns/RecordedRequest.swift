@@ -11,13 +11,18 @@ public struct RecordedRequest: Sendable, Hashable {
     /// Header fields with lowercased names; repeated fields joined with ", ".
     public let headers: [String: String]
     public let body: Data
+    /// When the stand-in had read it in full (the benchmark's latency ends here).
+    public let receivedAt: ContinuousClock.Instant
 
-    public init(method: String, path: String, query: [String: String], headers: [String: String], body: Data) {
+    public init(
+        method: String, path: String, query: [String: String], headers: [String: String], body: Data, receivedAt: ContinuousClock.Instant = .now
+    ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
+        self.receivedAt = receivedAt
     }
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }

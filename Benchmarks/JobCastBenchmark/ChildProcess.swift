@@ -1,0 +1,90 @@
+import Foundation
+import JobCastTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How one program run by the benchmark ended.
+struct ChildRun: Sendable {
+    var status: Int32
+    /// Its standard output and error, interleaved.
+    var output: String
+    /// From spawn to exit.
+    var seconds: Double
+    /// The most resident memory it ever held (`VmHWM` of `/proc/PID/status`, sampled every 20 ms), in KiB.
+    var peakRSSKiB: Int
+
+    var peakRSSMiB: Double { Double(peakRSSKiB) / 1024 }
+
+    /// The last line of its output that starts with `prefix`.
+    func line(startingWith prefix: String) -> String? {
+        output.split(separator: "\n").last { $0.hasPrefix(prefix) }.map(String.init)
+    }
+}
+
+struct BenchmarkFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A program the benchmark started and watches: its peak memory is sampled until it ends.
+final class Child: Sendable {
+    let name: String
+    let process: SpawnedProcess
+    let started: ContinuousClock.Instant
+    let logPath: String
+
+    init(_ name: String, _ executable: URL, _ arguments: [String], environment: [String: String], logPath: String) throws {
+        try? FileManager.default.removeItem(atPath: logPath)
+        self.name = name
+        self.logPath = logPath
+        self.started = .now
+        self.process = try SpawnedProcess(executable, arguments, environment: environment, logPath: logPath)
+    }
+
+    func signal(_ signal: Int32) { process.signal(signal) }
+
+    /// Waits for it to end (killing it after `timeout` seconds), sampling its peak memory meanwhile.
+    func finish(timeout: Double) async throws -> ChildRun {
+        let deadline = started + .milliseconds(Int(timeout * 1000))
+        var peak = 0
+        while true {
+            // Read before polling: once reaped, /proc no longer has it.
+            peak = max(peak, Self.peakRSSKiB(process.pid))
+            if let status = process.poll() {
+                let seconds = (ContinuousClock.now - started).seconds
+                let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                return ChildRun(status: status, output: output, seconds: seconds, peakRSSKiB: peak)
+            }
+            if ContinuousClock.now > deadline {
+                process.signal(SIGKILL)
+                _ = await process.wait(seconds: 10)
+                throw BenchmarkFailure("\(name) did not finish within \(Int(timeout)) s; killed (its output: \(logPath))")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Runs it to the end and insists on exit status 0.
+    static func run(
+        _ name: String, _ executable: URL, _ arguments: [String], environment: [String: String] = [:], logPath: String, timeout: Double
+    ) async throws -> ChildRun {
+        let child = try Child(name, executable, arguments, environment: environment, logPath: logPath)
+        let run = try await child.finish(timeout: timeout)
+        guard run.status == 0 else {
+            throw BenchmarkFailure("\(name) exited with status \(run.status); its output:\n\(run.output.suffix(3000))")
+        }
+        return run
+    }
+
+    static func peakRSSKiB(_ pid: pid_t) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
