@@ -149,24 +149,42 @@ public struct WeChatDigestDriver: ChannelDriver {
             do {
                 let submitted = try await destination.submitPublish(mediaID: digest.mediaID)
                 publishID = submitted
-                try? await ledger.updateDigest(id: digest.id, state: .submitted, publishID: submitted)
             } catch {
                 return error.deliveryResult
             }
+            // Until this is written, a standby would submit the draft again: try hard, it is one small row.
+            await record(digest.id, .submitted, publishID: publishID)
         }
         let outcome = await destination.waitForPublication(
             publishID: publishID!, mediaID: digest.mediaID, pollInterval: pollInterval, timeout: publishTimeout)
         switch outcome.result {
         case .delivered:
-            try? await ledger.updateDigest(id: digest.id, state: .published, publishID: publishID)
+            await record(digest.id, .published, publishID: publishID)
             logger.info(
                 "digest published",
                 metadata: ["wechat.media_id": "\(digest.mediaID)", "wechat.publish_id": "\(publishID!)", "postings": "\(digest.postings.count)"])
         case .dead:
-            try? await ledger.updateDigest(id: digest.id, state: .failed, publishID: publishID)
+            await record(digest.id, .failed, publishID: publishID)
         case .retry, .alreadyGone:
             break  // still open: the retried postings come back and finish this same publication
         }
         return outcome.result
+    }
+
+    /// Moves the digest's record on, trying a few times: the store may be restarting or its pool exhausted.
+    private func record(_ id: String, _ state: DigestRecord.State, publishID: String?) async {
+        for attempt in 1...5 {
+            do {
+                try await ledger.updateDigest(id: id, state: state, publishID: publishID)
+                return
+            } catch {
+                logger.warning(
+                    "could not record the digest's progress", metadata: ["wechat.digest": "\(id)", "state": "\(state.rawValue)", "attempt": "\(attempt)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
+            }
+        }
+        logger.error(
+            "the digest's progress is not recorded; a worker taking these postings over may submit the draft again",
+            metadata: ["wechat.digest": "\(id)", "state": "\(state.rawValue)", "wechat.publish_id": "\(publishID ?? "-")"])
     }
 }
