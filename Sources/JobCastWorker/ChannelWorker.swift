@@ -156,6 +156,12 @@ public final class ChannelWorker: Service, Sendable {
             var lostError: (any Error)?
             var lastEmptyCheck = ContinuousClock.now
             var emptyChecks = 0
+            // --until-empty: retry copies this session sent to delay queues and has not seen come back. A copy whose
+            // TTL ran out is in no queue's ready count until RabbitMQ has dead-lettered it back (at-least-once
+            // dead-lettering can take seconds under load, minutes across a leader change), so the queues can look
+            // empty while it is on its way.
+            var awaitedRetries: [String: ContinuousClock.Instant] = [:]
+            let longestRetryWait = Duration.seconds((settings.retryDelays.max() ?? 0) + 300)
 
             func dispatch(_ deliveries: [AMQPDelivery]) {
                 inFlight += 1
@@ -178,6 +184,11 @@ public final class ChannelWorker: Service, Sendable {
                 switch event {
                 case .delivery(let delivery):
                     emptyChecks = 0
+                    if untilEmpty, !awaitedRetries.isEmpty,
+                        let key = MessageProcessor.retryKey(messageId: delivery.properties.messageId, attempt: MessageProcessor.attempt(of: delivery))
+                    {
+                        awaitedRetries[key] = nil
+                    }
                     metrics.consumed.increment()
                     outstanding.insert(delivery.deliveryTag)
                     metrics.inFlight.set(outstanding.count)
@@ -186,6 +197,9 @@ public final class ChannelWorker: Service, Sendable {
                     if batch.count >= driver.batchLimit { closeBatch() }
                 case .completed(let outcomes):
                     inFlight -= 1
+                    if untilEmpty {
+                        for case let key? in outcomes.map(\.awaitedRetry) { awaitedRetries[key] = .now }
+                    }
                     completed += outcomes
                     startReady()
                     if completed.count >= 200 { try await flush(&completed, &outstanding, channel: lostError == nil ? channel : nil) }
@@ -206,9 +220,11 @@ public final class ChannelWorker: Service, Sendable {
                         ContinuousClock.now - lastEmptyCheck > .seconds(1)
                     {
                         lastEmptyCheck = .now
-                        // Empty three checks in a row: a message moving from a retry queue back to the channel
-                        // queue is in neither for a moment.
-                        emptyChecks = try await queuesAreEmpty(connection) ? emptyChecks + 1 : 0
+                        awaitedRetries = awaitedRetries.filter { ContinuousClock.now - $0.value < longestRetryWait }
+                        // Empty three checks in a row, with no retry copy still on its way back: a message moving
+                        // from a retry queue back to the channel queue is in neither for a moment.
+                        let empty = awaitedRetries.isEmpty ? try await queuesAreEmpty(connection) : false
+                        emptyChecks = empty ? emptyChecks + 1 : 0
                         if emptyChecks >= 3 {
                             logger.info("queues empty; stopping as asked (--until-empty)")
                             stopping = true

@@ -15,6 +15,8 @@ struct Outcome: Sendable {
     /// False when the message must not be acked (its retry or dead-letter copy was not confirmed): the
     /// broker redelivers it, and idempotency absorbs what was already done.
     var ackable: Bool
+    /// Set when a retry copy went to a delay queue: the key its return will carry (``MessageProcessor/retryKey(messageId:attempt:)``).
+    var awaitedRetry: String? = nil
 }
 
 /// Turns a batch of deliveries into outcomes: size check, decode and validate, idempotency check,
@@ -41,6 +43,16 @@ struct MessageProcessor: Sendable {
 
     private var channel: DeliveryChannel { driver.channel }
 
+    /// The delivery's attempt number, from the header the retry copies carry (1 for a first delivery).
+    static func attempt(of delivery: AMQPDelivery) -> Int {
+        Int(delivery.properties.headers?[DeadLetterHeaders.attempt]?.intValue ?? 1)
+    }
+
+    /// What identifies a retry copy coming back: its message id and attempt number (nil without a message id).
+    static func retryKey(messageId: String?, attempt: Int) -> String? {
+        messageId.map { "\($0)#\(attempt)" }
+    }
+
     private struct Ready {
         var delivery: AMQPDelivery
         var message: PostingMessage
@@ -52,7 +64,7 @@ struct MessageProcessor: Sendable {
         var outcomes: [Outcome] = []
         var ready: [Ready] = []
         for delivery in deliveries {
-            let attempt = Int(delivery.properties.headers?[DeadLetterHeaders.attempt]?.intValue ?? 1)
+            let attempt = Self.attempt(of: delivery)
             let rawHash = ContentHash.of(delivery.body)
             let fallbackID = delivery.properties.messageId ?? "(no id)"
             guard delivery.body.count <= settings.maxMessageBytes else {
@@ -136,7 +148,9 @@ struct MessageProcessor: Sendable {
             logger.info(
                 "delivery failed; retrying later",
                 metadata: ["posting.id": "\(item.message.id)", "channel": "\(channel.rawValue)", "attempt": "\(item.attempt)", "retry.queue": "\(queue)", "reason": "\(reason)"])
-            return record(item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, outcome: .retried, status: status, error: reason)
+            var outcome = record(item.delivery, message: item.message, hash: item.hash, attempt: item.attempt, outcome: .retried, status: status, error: reason)
+            outcome.awaitedRetry = Self.retryKey(messageId: item.delivery.properties.messageId, attempt: item.attempt + 1)
+            return outcome
         }
     }
 
