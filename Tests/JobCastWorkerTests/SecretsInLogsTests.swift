@@ -58,7 +58,7 @@ struct SecretsInLogsTests {
         let wechatURL = try await wechat.start()
         // A 500, a timeout, and a refusal whose body echoes the posting's phone number.
         await platform.failNext(with: .status(500, body: "{\"error\":\"down\"}"))
-        await platform.failNext(with: .delay(.seconds(3)))
+        await platform.failNext(with: .delay(.seconds(6)))
         await platform.failNext(with: .status(422, body: "{\"error\":\"contact 13917654321 is not reachable\"}"))
         await wechat.failNext(errcode: 40001, errmsg: "invalid credential", on: .draftAdd)
 
@@ -83,7 +83,7 @@ struct SecretsInLogsTests {
                 "JOBCAST_AMQP_URL": brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath,
                 "JOBCAST_PLATFORM_URL": platformURL, "JOBCAST_PLATFORM_TOKEN": Self.platformToken,
                 "JOBCAST_WECHAT_API_BASE": wechatURL, "JOBCAST_WECHAT_APPID": wechat.appID, "JOBCAST_WECHAT_SECRET": Self.wechatSecret,
-                "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb", "JOBCAST_WECHAT_DIGEST_WINDOW": "0.3", "JOBCAST_HTTP_TIMEOUT": "1",
+                "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb", "JOBCAST_WECHAT_DIGEST_WINDOW": "0.3", "JOBCAST_HTTP_TIMEOUT": "2",
                 "JOBCAST_RETRY_DELAYS": "1,1,2", "JOBCAST_HTTP_TOKEN": Self.httpToken, "JOBCAST_LOG_LEVEL": "debug",
             ])
         await platform.stop()
