@@ -56,8 +56,12 @@ struct WorkerRestartTests {
         try await Self.startNode()
         try #require(await Self.answers(), "the node did not come back")
 
+        // Done when every posting reached the platform and the worker has recorded it (a PUT seen by the stand-in
+        // may still be waiting for its outcome to be stored, or come back from a retry queue).
         try await waitFor(seconds: 240) {
-            Set(await standIn.requests.compactMap { PlatformStandIn.jobID(in: $0.path) }).isSuperset(of: ids)
+            guard Set(await standIn.requests.compactMap { PlatformStandIn.jobID(in: $0.path) }).isSuperset(of: ids) else { return false }
+            let platform = (try? await harness.figures())?.totals.channels.first { $0.channel == .platform }
+            return platform?.postingsDelivered == Self.count
         }
         #expect(worker.isRunning, "the worker exited instead of reconnecting")
         kill(worker.processIdentifier, SIGTERM)
