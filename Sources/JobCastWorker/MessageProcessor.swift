@@ -65,13 +65,12 @@ struct MessageProcessor: Sendable {
         var ready: [Ready] = []
         for delivery in deliveries {
             let attempt = Self.attempt(of: delivery)
-            let rawHash = ContentHash.of(delivery.body)
             let fallbackID = delivery.properties.messageId ?? "(no id)"
             guard delivery.body.count <= settings.maxMessageBytes else {
                 let reason = "too_large: \(delivery.body.count) bytes, the limit is \(settings.maxMessageBytes) (JOBCAST_MAX_MESSAGE_BYTES)"
                 outcomes.append(
                     await deadLetter(
-                        delivery, postingID: fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason, category: .tooLarge,
+                        delivery, postingID: fallbackID, hash: ContentHash.of(delivery.body), attempt: attempt, status: nil, reason: reason, category: .tooLarge,
                         publisher: publisher))
                 continue
             }
@@ -89,7 +88,7 @@ struct MessageProcessor: Sendable {
                 let reason = "\(error.code == .notJSON ? "not_json" : "invalid"): \(details)"
                 outcomes.append(
                     await deadLetter(
-                        delivery, postingID: error.postingID ?? fallbackID, hash: rawHash, attempt: attempt, status: nil, reason: reason,
+                        delivery, postingID: error.postingID ?? fallbackID, hash: ContentHash.of(delivery.body), attempt: attempt, status: nil, reason: reason,
                         category: error.code == .notJSON ? .malformed : .invalid, publisher: publisher))
                 continue
             }
