@@ -129,14 +129,7 @@ struct ChaosBroker: Sendable {
             do {
                 let connection = try await connect()
                 let channel = try await connection.openChannel()
-                try await channel.confirmSelect()
-                let confirmations = try await channel.publish(
-                    batch: messages.map {
-                        AMQPOutgoingMessage(
-                            body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish",
-                            properties: .persistentJSON(messageId: $0.id), mandatory: true)
-                    })
-                for confirmation in confirmations { try await confirmation.wait() }
+                try await publishRawPostings(messages, on: channel)
                 await connection.close()
                 return
             } catch {
