@@ -136,7 +136,7 @@ let package = Package(
         // Publishing against real RabbitMQ nodes: the publisher, `jobcast publish`/`withdraw` and the examples/ scripts.
         .testTarget(name: "JobCastBrokerTests", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", "JobCastTestSupport"]),
         // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
-        .target(name: "JobCastTestSupport", dependencies: ["AMQP", "JobCastCore"], path: "Tests/JobCastTestSupport"),
+        .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),
         .testTarget(
             name: "JobCastCoreTests",
             dependencies: [

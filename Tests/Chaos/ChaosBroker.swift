@@ -129,7 +129,14 @@ struct ChaosBroker: Sendable {
             do {
                 let connection = try await connect()
                 let channel = try await connection.openChannel()
-                try await publishRawPostings(messages, on: channel)
+                try await channel.confirmSelect()
+                let confirmations = try await channel.publish(
+                    batch: messages.map {
+                        AMQPOutgoingMessage(
+                            body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish",
+                            properties: .persistentJSON(messageId: $0.id), mandatory: true)
+                    })
+                for confirmation in confirmations { try await confirmation.wait() }
                 await connection.close()
                 return
             } catch {

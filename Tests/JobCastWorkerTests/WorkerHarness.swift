@@ -70,7 +70,14 @@ struct WorkerHarness {
         let connection = try await connect()
         let channel = try await connection.openChannel()
         try await Topology(retryDelays: try settings().retryDelays).declare(on: channel)
-        try await publishRawPostings(messages, on: channel)
+        try await channel.confirmSelect()
+        let confirmations = try await channel.publish(
+            batch: messages.map {
+                AMQPOutgoingMessage(
+                    body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish",
+                    properties: .persistentJSON(messageId: $0.id), mandatory: true)
+            })
+        for confirmation in confirmations { try await confirmation.wait() }
         await connection.close()
     }
 
