@@ -33,6 +33,8 @@ let package = Package(
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
         ),
+        // Linux calls Swift's Glibc module leaves out (syncfs for the outbox's group commit).
+        .target(name: "CSystemExtras"),
         // The only Swift code that calls into rabbitmq-c.
         .target(
             name: "AMQP",
@@ -106,6 +108,7 @@ let package = Package(
         .target(
             name: "JobCastChannels",
             dependencies: [
+                "CSystemExtras",
                 "JobCastCore",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -191,23 +191,47 @@ public final class AMQPChannel: Sendable {
         }
     }
 
-    /// Starts a consumer with manual acknowledgements.
+    /// Starts a consumer with manual acknowledgements; deliveries arrive one at a time.
     public func consume(
         queue: String, consumerTag: String = "", exclusive: Bool = false, arguments: AMQPTable = [:]
     ) async throws -> AMQPConsumer {
-        let id = self.id
         let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
-        let tag = try await perform { loop, state in
+        let tag = try await startConsumer(queue: queue, consumerTag: consumerTag, exclusive: exclusive, arguments: arguments, sink: .single(continuation))
+        continuation.onTermination = cancellation(tag: tag)
+        return AMQPConsumer(consumerTag: tag, channel: self, stream: stream)
+    }
+
+    /// Starts a consumer with manual acknowledgements whose deliveries arrive in batches: everything one read
+    /// of the socket brought for it (at most the prefetch count), handed over from the connection's thread at once.
+    public func consumeBatches(
+        queue: String, consumerTag: String = "", exclusive: Bool = false, arguments: AMQPTable = [:]
+    ) async throws -> AMQPBatchConsumer {
+        let (stream, continuation) = AsyncThrowingStream<[AMQPDelivery], any Error>.makeStream()
+        let tag = try await startConsumer(queue: queue, consumerTag: consumerTag, exclusive: exclusive, arguments: arguments, sink: .batch(continuation))
+        continuation.onTermination = cancellation(tag: tag)
+        return AMQPBatchConsumer(consumerTag: tag, channel: self, stream: stream)
+    }
+
+    private func startConsumer(
+        queue: String, consumerTag: String, exclusive: Bool, arguments: AMQPTable, sink: ConsumerState.Sink
+    ) async throws -> String {
+        let id = self.id
+        return try await perform { loop, state in
             let arena = CArena()
             let ok = amqp_basic_consume(state, id, arena.bytes(queue), arena.bytes(consumerTag), 0, 0, exclusive ? 1 : 0, arena.table(arguments))
             try loop.checkRPC(channel: id, "consuming from queue '\(queue)'")
             guard let ok else { throw AMQPError(.protocolError, "basic.consume-ok missing", channel: id) }
             let tag = ok.pointee.consumer_tag.string
-            loop.registerConsumer(channel: id, tag: tag, continuation: continuation)
+            loop.registerConsumer(channel: id, tag: tag, sink: sink)
             return tag
         }
+    }
+
+    /// What a consumer's stream does when its reader goes away: cancel the consumer on the broker.
+    private func cancellation<T>(tag: String) -> @Sendable (AsyncThrowingStream<T, any Error>.Continuation.Termination) -> Void {
+        let id = self.id
         let loop = self.loop
-        continuation.onTermination = { termination in
+        return { termination in
             guard case .cancelled = termination else { return }
             loop.submit(
                 ConnectionLoop.Command(
@@ -218,7 +242,6 @@ public final class AMQPChannel: Sendable {
                         try? loop.checkRPC(channel: id, "cancelling consumer \(tag)")
                     }, fail: { _ in }))
         }
-        return AMQPConsumer(consumerTag: tag, channel: self, stream: stream)
     }
 
     /// Cancels a consumer (`basic.cancel`); its sequence ends.
@@ -240,6 +263,11 @@ public final class AMQPChannel: Sendable {
     /// the consumer's sequence) reports; on a channel that is already closed it is dropped, as the broker has
     /// requeued that channel's unacknowledged deliveries anyway. Calls on one channel keep their order.
     public func ack(_ deliveryTag: UInt64, multiple: Bool = false) async throws {
+        try acknowledge(deliveryTag, multiple: multiple)
+    }
+
+    /// ``ack(_:multiple:)`` without `async`: it never waits, so a caller need not suspend to send it.
+    public func acknowledge(_ deliveryTag: UInt64, multiple: Bool = false) throws {
         try sendAcknowledgement("ack") { state, id in amqp_basic_ack(state, id, deliveryTag, multiple ? 1 : 0) }
     }
 

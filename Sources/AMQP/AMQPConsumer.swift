@@ -21,3 +21,21 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         try await channel.cancel(consumerTag: consumerTag)
     }
 }
+
+/// The deliveries of one consumer in batches: each element is every delivery one read of the socket brought,
+/// in delivery-tag order. Ends and throws as ``AMQPConsumer`` does.
+public struct AMQPBatchConsumer: AsyncSequence, Sendable {
+    public typealias Element = [AMQPDelivery]
+    public typealias AsyncIterator = AsyncThrowingStream<[AMQPDelivery], any Error>.AsyncIterator
+
+    public let consumerTag: String
+    public let channel: AMQPChannel
+    let stream: AsyncThrowingStream<[AMQPDelivery], any Error>
+
+    public func makeAsyncIterator() -> AsyncIterator { stream.makeAsyncIterator() }
+
+    /// Stops the consumer (`basic.cancel`); the sequence ends after the deliveries already received.
+    public func cancel() async throws {
+        try await channel.cancel(consumerTag: consumerTag)
+    }
+}

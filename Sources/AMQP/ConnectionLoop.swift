@@ -277,7 +277,7 @@ final class ConnectionLoop: @unchecked Sendable {
         }
         for id in Array(channels.keys) { channelGone(id, error: error, finishConsumersWithError: !graceful) }
         for (key, consumer) in consumers {
-            if graceful { consumer.continuation.finish() } else { consumer.continuation.finish(throwing: error) }
+            consumer.finish(throwing: graceful ? nil : error)
             consumers[key] = nil
         }
         closed.settle(graceful ? nil : error)
@@ -301,6 +301,7 @@ final class ConnectionLoop: @unchecked Sendable {
             lastInbound = .now
             handle(frame)
         }
+        for consumer in consumers.values { consumer.flush() }
         if alive { amqp_maybe_release_buffers(state) }
     }
 
@@ -318,7 +319,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 deliveryTag: deliver.delivery_tag, consumerTag: consumerTag, redelivered: deliver.redelivered != 0,
                 exchange: exchange, routingKey: routingKey, properties: content.properties, body: content.body)
             if let consumer = consumers[ConsumerKey(channel: channel, tag: consumerTag)] {
-                consumer.continuation.yield(delivery)
+                consumer.deliver(delivery)
             } else {
                 // The consumer was cancelled while this delivery was on its way: hand it back to the queue.
                 amqp_basic_nack(state, channel, deliver.delivery_tag, 0, 1)
@@ -349,7 +350,7 @@ final class ConnectionLoop: @unchecked Sendable {
             let key = ConsumerKey(channel: channel, tag: cancel.consumer_tag.string)
             if let consumer = consumers.removeValue(forKey: key) {
                 logger.warning("AMQP consumer cancelled by the broker", metadata: ["amqp.consumer_tag": "\(key.tag)"])
-                consumer.continuation.finish(
+                consumer.finish(
                     throwing: AMQPError(.consumerCancelled, "the broker cancelled consumer \(key.tag) (queue deleted or its node went down); consume again", channel: channel))
             }
         case jc_method_channel_close():
@@ -398,7 +399,7 @@ final class ConnectionLoop: @unchecked Sendable {
     private func channelGone(_ id: UInt16, error: AMQPError, finishConsumersWithError: Bool) {
         if let channel = channels.removeValue(forKey: id) { channel.failAll(error) }
         for key in consumers.keys where key.channel == id {
-            if finishConsumersWithError { consumers[key]?.continuation.finish(throwing: error) } else { consumers[key]?.continuation.finish() }
+            consumers[key]?.finish(throwing: finishConsumersWithError ? error : nil)
             consumers[key] = nil
         }
     }
@@ -489,13 +490,13 @@ final class ConnectionLoop: @unchecked Sendable {
 
     var connectionState: amqp_connection_state_t? { state }
 
-    func registerConsumer(channel: UInt16, tag: String, continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation) {
-        consumers[ConsumerKey(channel: channel, tag: tag)] = ConsumerState(continuation: continuation)
+    func registerConsumer(channel: UInt16, tag: String, sink: ConsumerState.Sink) {
+        consumers[ConsumerKey(channel: channel, tag: tag)] = ConsumerState(sink)
     }
 
     func removeConsumer(channel: UInt16, tag: String) -> Bool {
         guard let consumer = consumers.removeValue(forKey: ConsumerKey(channel: channel, tag: tag)) else { return false }
-        consumer.continuation.finish()
+        consumer.finish()
         return true
     }
 
@@ -543,8 +544,39 @@ struct ConsumerKey: Hashable {
     var tag: String
 }
 
-struct ConsumerState {
-    var continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
+/// A consumer's sink: one delivery at a time (``AMQPConsumer``), or every delivery of one read of the socket
+/// in one batch (``AMQPBatchConsumer``), so that a consumer crosses from this thread once per read, not once per message.
+final class ConsumerState {
+    enum Sink: Sendable {
+        case single(AsyncThrowingStream<AMQPDelivery, any Error>.Continuation)
+        case batch(AsyncThrowingStream<[AMQPDelivery], any Error>.Continuation)
+    }
+    let sink: Sink
+    private var pending: [AMQPDelivery] = []
+
+    init(_ sink: Sink) { self.sink = sink }
+
+    func deliver(_ delivery: AMQPDelivery) {
+        switch sink {
+        case .single(let continuation): continuation.yield(delivery)
+        case .batch: pending.append(delivery)
+        }
+    }
+
+    /// Hands the deliveries gathered since the last flush to a batch consumer.
+    func flush() {
+        guard case .batch(let continuation) = sink, !pending.isEmpty else { return }
+        continuation.yield(pending)
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    func finish(throwing error: (any Error)? = nil) {
+        flush()
+        switch sink {
+        case .single(let continuation): continuation.finish(throwing: error)
+        case .batch(let continuation): continuation.finish(throwing: error)
+        }
+    }
 }
 
 /// Per-channel bookkeeping of publisher confirms.

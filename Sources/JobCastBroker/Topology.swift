@@ -14,13 +14,14 @@ import JobCastCore
 /// the reason in headers, and only then ack the original. The channel queues also dead-letter to `jobcast.dlx`
 /// themselves after `deliveryLimit` deliveries: the safety net for a message that kills every worker it reaches.
 public struct Topology: Sendable {
-    /// Delays of the retry levels, in seconds: attempt 1 waits `retryDelays[0]`, and so on; the last level repeats.
+    /// Delays of the retry levels, in seconds (``RetryPolicy/delays``): one delay queue per distinct delay.
+    /// Which level a failed message waits in is the ``RetryPolicy``'s decision, not the topology's.
     public var retryDelays: [Int]
     /// Deliveries of one message after which the broker itself dead-letters it (quorum `x-delivery-limit`).
     public var deliveryLimit: Int
     public var channels: [DeliveryChannel]
 
-    public static let defaultRetryDelays = [5, 30, 120, 600]
+    public static let defaultRetryDelays = RetryPolicy.defaultDelays
 
     public init(retryDelays: [Int] = Topology.defaultRetryDelays, deliveryLimit: Int = 20, channels: [DeliveryChannel] = DeliveryChannel.allCases) {
         precondition(!retryDelays.isEmpty, "at least one retry level")
@@ -81,18 +82,7 @@ public struct Topology: Sendable {
     }
 
     /// The distinct delays, in order: one retry queue each.
-    public var retryDelayLevels: [Int] {
-        var seen = Set<Int>()
-        return retryDelays.filter { seen.insert($0).inserted }
-    }
-
-    /// The retry queue for a message that failed its `attempt`-th delivery (1-based), waiting at least
-    /// `atLeast` seconds (a Retry-After) when given.
-    public func retryQueue(_ channel: DeliveryChannel, afterAttempt attempt: Int, atLeast: Int = 0) -> (name: String, delaySeconds: Int) {
-        var delay = retryDelays[min(max(attempt, 1), retryDelays.count) - 1]
-        if atLeast > delay { delay = retryDelayLevels.sorted().first { $0 >= atLeast } ?? retryDelayLevels.max()! }
-        return (QueueNames.retry(channel, delaySeconds: delay), delay)
-    }
+    public var retryDelayLevels: [Int] { RetryPolicy(delays: retryDelays).delayLevels }
 
     /// The retry queues of a channel.
     public func retryQueues(_ channel: DeliveryChannel) -> [String] {

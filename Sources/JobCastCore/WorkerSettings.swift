@@ -75,6 +75,9 @@ public struct WorkerSettings: Sendable {
         }
     }
 
+    /// The retry policy these settings describe (`JOBCAST_MAX_ATTEMPTS`, `JOBCAST_RETRY_DELAYS`).
+    public var retryPolicy: RetryPolicy { RetryPolicy(maxAttempts: maxAttempts, delays: retryDelays) }
+
     /// `NAME=value` lines, as `--print-config` shows them.
     public var lines: [String] {
         [

@@ -1,15 +1,28 @@
 import Foundation
 
-/// Where every delivery attempt is recorded, and what makes redeliveries harmless.
-///
-/// One implementation, ``SQLDeliveryStore``, serves SQLite and PostgreSQL with the same queries.
-/// Open one with ``DeliveryStoreFactory``: migrations run before the store is handed out.
-public protocol DeliveryStore: DigestLedger {
+/// What the worker's pipeline needs of a store: one idempotency lookup per batch, one transaction per group
+/// of outcomes, and a way to tell "down" from "refused this row". ``SQLDeliveryStore`` is the real one; the
+/// worker's unit tests use an in-memory one.
+public protocol OutcomeStore: Sendable {
     /// Records postings (upserted by id; `firstSeen` kept from the first record) and attempts in one
     /// transaction. `delivered` attempts also mark their ``DeliveryKey`` delivered, atomically, in the
     /// same transaction; the receipt says which keys this batch won.
     @discardableResult
     func record(postings: [PostingFacts], attempts: [AttemptRecord]) async throws -> RecordReceipt
+
+    /// The delivered keys of these postings on `channel`, in one query (the worker asks once per batch).
+    func deliveredKeys(channel: DeliveryChannel, postingIDs: [String]) async throws -> Set<DeliveryKey>
+
+    /// Throws when the store cannot be reached (a cheap `SELECT 1`): how the worker tells a store that is
+    /// down from one that refused a particular row.
+    func checkAvailable() async throws
+}
+
+/// Where every delivery attempt is recorded, and what makes redeliveries harmless.
+///
+/// One implementation, ``SQLDeliveryStore``, serves SQLite and PostgreSQL with the same queries.
+/// Open one with ``DeliveryStoreFactory``: migrations run before the store is handed out.
+public protocol DeliveryStore: OutcomeStore, DigestLedger {
 
     /// Marks a key delivered. Returns `true` to exactly one caller per key, however many workers race
     /// (a unique constraint decides, not a check followed by an insert).
@@ -25,12 +38,14 @@ public protocol DeliveryStore: DigestLedger {
     func close() async throws
 }
 
-extension DeliveryStore {
+extension OutcomeStore {
     @discardableResult
     public func record(attempts: [AttemptRecord]) async throws -> RecordReceipt {
         try await record(postings: [], attempts: attempts)
     }
+}
 
+extension DeliveryStore {
     public func markDelivered(_ key: DeliveryKey) async throws -> Bool {
         try await markDelivered(key, at: Date())
     }

@@ -1,3 +1,5 @@
+import PostgresKit
+
 /// An error from the delivery store. `code` is stable; the message says what to do next.
 public struct DeliveryStoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -15,6 +17,8 @@ public struct DeliveryStoreError: Error, Sendable, CustomStringConvertible {
         public static let schemaTooNew = Code("schema_too_new")
         /// A value could not be stored or read.
         public static let invalidValue = Code("invalid_value")
+        /// The database refused a statement (PostgreSQL's SQLSTATE, SQLite's message say why).
+        public static let refused = Code("refused")
     }
 
     public var code: Code
@@ -32,5 +36,26 @@ public struct DeliveryStoreError: Error, Sendable, CustomStringConvertible {
             return "\(message) (\(code); \(String(reflecting: underlying)))"
         }
         return "\(message) (\(code))"
+    }
+}
+
+extension DeliveryStoreError {
+    /// Runs `body`, turning a database error into one whose message says what the database said. PostgresNIO
+    /// describes its errors as "Generic description to prevent accidental leakage of sensitive data"; the
+    /// server's own message and SQLSTATE (which hold no password) are what an operator needs.
+    static func readable<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DeliveryStoreError {
+            throw error
+        } catch let error as PSQLError {
+            if let message = error.serverInfo?[.message] {
+                let state = error.serverInfo?[.sqlState].map { "SQLSTATE \($0): " } ?? ""
+                throw DeliveryStoreError(.refused, "PostgreSQL refused the statement: \(state)\(message)")
+            }
+            throw DeliveryStoreError(.unavailable, "PostgreSQL: \(error.code)", underlying: nil)
+        } catch {
+            throw DeliveryStoreError(.unavailable, "\(error)")
+        }
     }
 }

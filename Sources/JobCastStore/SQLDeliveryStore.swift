@@ -24,7 +24,7 @@ public final class SQLDeliveryStore: DeliveryStore {
     @discardableResult
     public func record(postings: [PostingFacts], attempts: [AttemptRecord]) async throws -> RecordReceipt {
         if postings.isEmpty && attempts.isEmpty { return RecordReceipt() }
-        return try await backend.transaction(logger: logger) { db in
+        return try await DeliveryStoreError.readable { try await self.backend.transaction(logger: self.logger) { db in
             try await Self.upsert(postings: postings, on: db)
             try await Self.insert(attempts: attempts, on: db)
             let delivered = attempts.filter { $0.outcome == .delivered }
@@ -38,6 +38,40 @@ public final class SQLDeliveryStore: DeliveryStore {
                 }
             }
             return receipt
+        } }
+    }
+
+    public func deliveredKeys(channel: DeliveryChannel, postingIDs: [String]) async throws -> Set<DeliveryKey> {
+        let unique = Array(Set(postingIDs))
+        guard !unique.isEmpty else { return [] }
+        return try await DeliveryStoreError.readable {
+            try await self.backend.withConnection(logger: self.logger) { db in
+                var keys = Set<DeliveryKey>()
+                for chunk in unique.chunked(into: Self.rowsPerStatement) {
+                    let ids = chunk.map { SQLQueryString("\(bind: $0)") }
+                    let rows = try await db.raw(
+                        """
+                        SELECT posting_id, content_hash FROM jobcast_deliveries
+                        WHERE channel = \(bind: channel.rawValue) AND posting_id IN (\(ids.joined(separator: ", ")))
+                        """
+                    ).all()
+                    for row in rows {
+                        keys.insert(
+                            DeliveryKey(
+                                postingId: try row.decode(column: "posting_id", as: String.self), channel: channel,
+                                contentHash: try row.decode(column: "content_hash", as: String.self)))
+                    }
+                }
+                return keys
+            }
+        }
+    }
+
+    public func checkAvailable() async throws {
+        try await DeliveryStoreError.readable {
+            try await self.backend.withConnection(logger: self.logger) { db in
+                _ = try await db.raw("SELECT 1 AS alive").all()
+            }
         }
     }
 

@@ -9,7 +9,7 @@ import NIOCore
 ///   passes its Prometheus registry; this library only records through swift-metrics). With
 ///   `JOBCAST_HTTP_TOKEN` set it requires `Authorization: Bearer <token>`.
 /// - `GET /healthz`: 200 while the process runs (for container restarts). Always open.
-/// - `GET /readyz`: 200 when every channel worker is connected and consuming, else 503; the body says
+/// - `GET /readyz`: 200 when every channel worker is connected, consuming and able to record, else 503; the body says
 ///   which channel is in which state (for load balancers and the operator at 3 a.m.). Always open.
 public enum HealthServer {
     public static func make(
@@ -18,8 +18,9 @@ public enum HealthServer {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
-            let ready = workers.allSatisfy(\.isConsuming)
-            let lines = workers.map { "\($0.driver.channel.rawValue): \($0.isConsuming ? "consuming" : "not consuming (connecting to the broker)")" }
+            let states = workers.map { ($0.driver.channel.rawValue, $0.readiness) }
+            let ready = states.allSatisfy(\.1.ready)
+            let lines = states.map { "\($0.0): \($0.1.state)" }
             return Response(
                 status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: lines.joined(separator: "\n") + "\n")))

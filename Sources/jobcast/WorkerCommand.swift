@@ -101,7 +101,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let render = RenderConfiguration(thumbMediaID: settings.wechatThumbMediaID ?? "")
         var workers: [ChannelWorker] = []
         if channel != .wechat {
-            let destination = ChannelFactory.platform(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)
+            let destination = ChannelFactory.platform(
+                settings: settings, outboxDirectory: workerSettings.outboxDirectory, concurrency: workerSettings.concurrency, logger: logger)
             let driver = PlatformDriver(
                 destination: destination, renderer: PlatformRenderer(templates: templates, configuration: render),
                 concurrency: workerSettings.concurrency)

@@ -66,9 +66,6 @@ enum ChannelHTTP {
         return String(collapsed.prefix(limit - 1)) + "…"
     }
 
-    /// Whether a status is worth trying again: 408, 429 and every 5xx.
-    static func isTransient(_ status: Int) -> Bool { status == 408 || status == 429 || (500...599).contains(status) }
-
     /// A short, secret-free description of a transport error (no URL: it may carry a token).
     static func describe(_ error: any Error) -> String {
         if let error = error as? HTTPClientError {

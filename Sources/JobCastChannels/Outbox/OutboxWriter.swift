@@ -1,4 +1,9 @@
+import CSystemExtras
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes what a channel would have sent to files, for a first run and for review before going live
 /// (DESIGN.md "Channels", Outbox). Every file is written to a temporary name in the same folder and
@@ -16,6 +21,9 @@ import Foundation
 public struct OutboxWriter: Sendable {
     public let root: URL
 
+    /// Where batches are written: a thread of its own, so that blocking file calls never hold the cooperative pool.
+    static let ioQueue = DispatchQueue(label: "jobcast.outbox.io")
+
     public init(root: URL) { self.root = root }
 
     /// - Parameter directory: relative paths are taken from the working directory.
@@ -23,21 +31,37 @@ public struct OutboxWriter: Sendable {
         self.root = URL(fileURLWithPath: directory, isDirectory: true)
     }
 
+    /// Where a job's PUT body goes, and the withdrawal marker it replaces (relative to the root).
+    public static func platformJobPaths(id: String) -> (file: String, replaces: String) {
+        ("platform/\(fileName(id)).json", "platform/\(fileName(id)).deleted.json")
+    }
+
+    /// Where a withdrawal marker goes, and the job file it replaces (relative to the root).
+    public static func platformWithdrawalPaths(id: String) -> (file: String, replaces: String) {
+        ("platform/\(fileName(id)).deleted.json", "platform/\(fileName(id)).json")
+    }
+
+    /// The withdrawal marker's contents.
+    public static func withdrawalRecord(id: String) throws -> Data {
+        let record: [String: String] = ["id": id, "method": "DELETE", "path": "/api/v1/jobs/\(PlatformClient.pathSegment(id))"]
+        return try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]) + Data("\n".utf8)
+    }
+
     /// `platform/<id>.json`; removes a `<id>.deleted.json` left by an earlier withdrawal.
     @discardableResult
     public func writePlatformJob(id: String, body: Data) throws -> URL {
-        let url = try write(body, to: "platform/\(Self.fileName(id)).json")
-        try? FileManager.default.removeItem(at: platformFolder.appendingPathComponent("\(Self.fileName(id)).deleted.json"))
+        let paths = Self.platformJobPaths(id: id)
+        let url = try write(body, to: paths.file)
+        try? FileManager.default.removeItem(at: root.appendingPathComponent(paths.replaces))
         return url
     }
 
     /// `platform/<id>.deleted.json`; removes `<id>.json`.
     @discardableResult
     public func writePlatformWithdrawal(id: String) throws -> URL {
-        let record: [String: String] = ["id": id, "method": "DELETE", "path": "/api/v1/jobs/\(PlatformClient.pathSegment(id))"]
-        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-        let url = try write(data + Data("\n".utf8), to: "platform/\(Self.fileName(id)).deleted.json")
-        try? FileManager.default.removeItem(at: platformFolder.appendingPathComponent("\(Self.fileName(id)).json"))
+        let paths = Self.platformWithdrawalPaths(id: id)
+        let url = try write(try Self.withdrawalRecord(id: id), to: paths.file)
+        try? FileManager.default.removeItem(at: root.appendingPathComponent(paths.replaces))
         return url
     }
 
@@ -84,7 +108,67 @@ public struct OutboxWriter: Sendable {
         return url
     }
 
-    private var platformFolder: URL { root.appendingPathComponent("platform", isDirectory: true) }
+    /// Writes many files at once and makes them durable together: each goes to a temporary name and is renamed
+    /// into place, then one `syncfs` flushes every file and every rename of the batch (instead of an fsync per
+    /// file). `remove` names files to delete once their batch entry is written (a withdrawal replacing a job).
+    /// Results come in the order of `files`; one file's failure does not fail the others, but a failed flush
+    /// fails them all (none may be reported written before it is on disk).
+    public func writeBatch(_ files: [(relative: String, data: Data, remove: String?)]) -> [Result<URL, any Error>] {
+        var results: [Result<URL, any Error>] = []
+        results.reserveCapacity(files.count)
+        var folders = Set<String>()
+        for file in files {
+            let url = root.appendingPathComponent(file.relative)
+            let folder = url.deletingLastPathComponent()
+            do {
+                if folders.insert(folder.path).inserted {
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                }
+                try Self.writeAndRename(file.data, to: url)
+                if let remove = file.remove { _ = unlink(root.appendingPathComponent(remove).path) }
+                results.append(.success(url))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        guard results.contains(where: { if case .success = $0 { true } else { false } }) else { return results }
+        let descriptor = open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let synced = descriptor >= 0 && jc_syncfs(descriptor) == 0
+        let failure = synced ? nil : CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: root.path, NSLocalizedDescriptionKey: "syncfs: \(String(cString: strerror(errno)))"])
+        if descriptor >= 0 { close(descriptor) }
+        if let failure { return results.map { _ in .failure(failure) } }
+        return results
+    }
+
+    /// One file through a temporary name in the same folder (plain POSIX calls: this is the outbox's hot path).
+    private static func writeAndRename(_ data: Data, to url: URL) throws {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UInt64.random(in: 0...UInt64.max)).tmp").path
+        func failure(_ what: String) -> CocoaError {
+            CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(errno)))"])
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure("open") }
+        let written = data.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue } else { return false } }
+                offset += n
+            }
+            return true
+        }
+        let closed = close(fd) == 0
+        guard written, closed else {
+            let error = failure("write")
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, url.path) == 0 else {
+            let error = failure("rename")
+            unlink(temporary)
+            throw error
+        }
+    }
 
     /// A posting id is already a safe file name (`[A-Za-z0-9._:-]`); anything else is percent-encoded,
     /// and a leading dot is too, so no name is hidden or climbs out of the folder.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import JobCastCore
 import Logging
 import NIOHTTP1
 
@@ -25,17 +26,24 @@ public struct PlatformClient: PlatformChannel {
         /// Bytes of a response body read at most; the rest is never read.
         public var maxResponseBytes: Int
 
-        public init(baseURL: String, token: String, timeout: Duration = .seconds(10), maxResponseBytes: Int = 64 * 1024) {
+        /// Requests in flight at once across every ``send(_:)`` (`JOBCAST_WORKER_CONCURRENCY`).
+        public var maxConcurrentRequests: Int
+
+        public init(
+            baseURL: String, token: String, timeout: Duration = .seconds(10), maxResponseBytes: Int = 64 * 1024, maxConcurrentRequests: Int = 16
+        ) {
             self.baseURL = baseURL
             self.token = token
             self.timeout = timeout
             self.maxResponseBytes = maxResponseBytes
+            self.maxConcurrentRequests = max(1, maxConcurrentRequests)
         }
     }
 
     public let configuration: Configuration
     private let httpClient: HTTPClient
     private let logger: Logger
+    private let limiter: ConcurrencyLimiter
 
     /// - Parameter httpClient: the client to send with; the caller owns it (default: the process-wide
     ///   shared one, which needs no shutdown).
@@ -43,6 +51,21 @@ public struct PlatformClient: PlatformChannel {
         self.configuration = configuration
         self.httpClient = httpClient
         self.logger = logger
+        self.limiter = ConcurrencyLimiter(limit: configuration.maxConcurrentRequests)
+    }
+
+    /// Sends the operations concurrently, at most ``Configuration/maxConcurrentRequests`` at once across all
+    /// callers; results in the order of `operations`.
+    public func send(_ operations: [PlatformOperation]) async -> [DeliveryResult] {
+        if operations.count == 1 { return [await limiter.run { await self.send(operations[0]) }] }
+        return await withTaskGroup(of: (Int, DeliveryResult).self) { group in
+            for (index, operation) in operations.enumerated() {
+                group.addTask { (index, await self.limiter.run { await self.send(operation) }) }
+            }
+            var results = [DeliveryResult?](repeating: nil, count: operations.count)
+            for await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
     }
 
     /// `{base}/api/v1/jobs/{id}`, the id percent-encoded as one path segment.
@@ -87,7 +110,7 @@ public struct PlatformClient: PlatformChannel {
                 request, client: httpClient, timeout: configuration.timeout, limit: configuration.maxResponseBytes)
             result = Self.result(for: reply, isDelete: isDelete)
         } catch {
-            result = .retry(status: nil, reason: ChannelHTTP.describe(error), retryAfter: nil)
+            result = .retry(DeliveryFailure(.transport, reason: ChannelHTTP.describe(error)))
         }
         logger.debug(
             "platform answered",
@@ -103,14 +126,15 @@ public struct PlatformClient: PlatformChannel {
             return .delivered(status: status)
         case 404 where isDelete:
             return .alreadyGone(status: status)
-        case _ where ChannelHTTP.isTransient(status):
+        case _ where RetryPolicy.isTransient(httpStatus: status):
             let excerpt = ChannelHTTP.excerpt(reply.body)
             return .retry(
-                status: status, reason: "HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)"),
-                retryAfter: ChannelHTTP.retryAfter(reply.headers.first(name: "Retry-After")))
+                DeliveryFailure(
+                    .httpStatus, status: status, reason: "HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)"),
+                    retryAfter: ChannelHTTP.retryAfter(reply.headers.first(name: "Retry-After"))))
         default:
             let excerpt = ChannelHTTP.excerpt(reply.body)
-            return .dead(status: status, reason: "HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)"))
+            return .dead(DeliveryFailure(.httpStatus, status: status, reason: "HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")))
         }
     }
 }

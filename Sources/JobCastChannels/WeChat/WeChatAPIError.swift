@@ -1,4 +1,5 @@
 import Foundation
+import JobCastCore
 
 /// A WeChat API call that did not succeed: a transport failure, an HTTP error status, an `errcode`, or
 /// an answer that could not be read. ``deliveryResult`` says what the worker does with it.
@@ -17,9 +18,6 @@ public struct WeChatAPIError: Error, Sendable, Equatable, CustomStringConvertibl
         public var description: String { value.rawValue }
     }
 
-    /// errcodes worth trying again later: -1 (system busy), 45009 (daily API quota reached),
-    /// 45011 (API called too often).
-    public static let retryableErrcodes: Set<Int> = [-1, 45009, 45011]
     /// errcodes that mean the access token is invalid or expired: refresh it and call once more.
     public static let tokenErrcodes: Set<Int> = [40001, 40014, 42001]
 
@@ -51,9 +49,18 @@ public struct WeChatAPIError: Error, Sendable, Equatable, CustomStringConvertibl
 
     /// `.retry` or `.dead`; `status` is the errcode when WeChat gave one, else the HTTP status.
     public var deliveryResult: DeliveryResult {
-        isRetryable
-            ? .retry(status: errcode ?? status, reason: description, retryAfter: retryAfter)
-            : .dead(status: errcode ?? status, reason: description)
+        let failure = DeliveryFailure(cause, status: errcode ?? status, reason: description, retryAfter: retryAfter)
+        return isRetryable ? .retry(failure) : .dead(failure)
+    }
+
+    /// The typed cause the worker switches on.
+    public var cause: DeliveryFailure.Cause {
+        switch code.value {
+        case .transport: .transport
+        case .httpStatus: .httpStatus
+        case .errcode: .wechatErrcode
+        case .badResponse: .badResponse
+        }
     }
 
     public var description: String { "WeChat \(endpoint): \(details)" }
@@ -61,7 +68,7 @@ public struct WeChatAPIError: Error, Sendable, Equatable, CustomStringConvertibl
     static func errcode(_ errcode: Int, errmsg: String?, endpoint: String, status: Int) -> WeChatAPIError {
         WeChatAPIError(
             code: .errcode, endpoint: endpoint, status: status, errcode: errcode, errmsg: errmsg,
-            isRetryable: retryableErrcodes.contains(errcode),
+            isRetryable: RetryPolicy.transientWeChatErrcodes.contains(errcode),
             details: "errcode \(errcode): \(ChannelHTTP.excerpt(Data((errmsg ?? "").utf8)))")
     }
 }

@@ -46,7 +46,7 @@ extension WeChatChannel {
     ) async -> WeChatPublishOutcome {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        var outcome = WeChatPublishOutcome(mediaID: mediaID, publishID: publishID, result: .retry(status: nil, reason: "", retryAfter: nil))
+        var outcome = WeChatPublishOutcome(mediaID: mediaID, publishID: publishID, result: .retry(DeliveryFailure(.wechatPublishPending, reason: "")))
         var lastReason = "still publishing"
         var lastStatus: Int? = nil
         while true {
@@ -63,8 +63,9 @@ extension WeChatChannel {
                 case .failed(let status, let failed):
                     let articles = failed.isEmpty ? "" : ", articles \(failed.map(String.init).joined(separator: ","))"
                     outcome.result = .dead(
-                        status: status,
-                        reason: "WeChat publish \(publishID): publish_status \(status), \(WeChatPublishStatus.describe(failedStatus: status))\(articles)")
+                        DeliveryFailure(
+                            .wechatPublishFailed, status: status,
+                            reason: "WeChat publish \(publishID): publish_status \(status), \(WeChatPublishStatus.describe(failedStatus: status))\(articles)"))
                     return outcome
                 }
             } catch {
@@ -77,7 +78,7 @@ extension WeChatChannel {
             }
             if clock.now + pollInterval > deadline || Task.isCancelled {
                 let why = Task.isCancelled ? "cancelled" : "not published within \(timeout)"
-                outcome.result = .retry(status: lastStatus, reason: "WeChat publish \(publishID): \(why) (\(lastReason))", retryAfter: nil)
+                outcome.result = .retry(DeliveryFailure(.wechatPublishPending, status: lastStatus, reason: "WeChat publish \(publishID): \(why) (\(lastReason))"))
                 return outcome
             }
             try? await Task.sleep(for: pollInterval)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import JobCastCore
 import Logging
 import Metrics
 
@@ -184,7 +185,7 @@ public actor WeChatClient: WeChatChannel {
         guard (200...299).contains(reply.status) else {
             let excerpt = ChannelHTTP.excerpt(reply.body)
             throw WeChatAPIError(
-                code: .httpStatus, endpoint: endpoint, status: reply.status, isRetryable: ChannelHTTP.isTransient(reply.status),
+                code: .httpStatus, endpoint: endpoint, status: reply.status, isRetryable: RetryPolicy.isTransient(httpStatus: reply.status),
                 retryAfter: ChannelHTTP.retryAfter(reply.headers.first(name: "Retry-After")),
                 details: "HTTP \(reply.status)" + (excerpt.isEmpty ? "" : ": \(excerpt)"))
         }

@@ -37,16 +37,41 @@ public enum PostingMessage: Sendable, Hashable {
         guard issues.isEmpty else {
             throw PostingValidationError(code: .invalid, postingID: postingID, issues: issues)
         }
-        do {
-            let data = value.canonicalData
-            if value["action"]?.stringValue == PostingAction.withdraw.rawValue {
-                return .withdraw(try JSONDecoder().decode(Withdrawal.self, from: data))
-            }
-            return .publish(try JSONDecoder().decode(Posting.self, from: data))
-        } catch {
-            throw PostingValidationError(
-                code: .undecodable, postingID: postingID,
-                issues: [ValidationIssue(pointer: .root, rule: .type, message: "valid but not decodable: \(error)")])
+        if value["action"]?.stringValue == PostingAction.withdraw.rawValue, let id = postingID {
+            return .withdraw(Withdrawal(id: id))
         }
+        if let posting = Posting(validated: value) { return .publish(posting) }
+        throw PostingValidationError(
+            code: .undecodable, postingID: postingID,
+            issues: [ValidationIssue(pointer: .root, rule: .type, message: "valid but not decodable as a posting")])
+    }
+}
+
+extension Posting {
+    /// Builds a posting straight from a JSON value the validator passed (no second encode and decode).
+    /// nil when a required field is missing or of another type, which validation rules out.
+    public init?(validated value: JSONValue) {
+        guard case .object(let o) = value,
+            let id = o["id"]?.stringValue,
+            let employer = o["employer"]?.objectValue, let employerName = employer["name"]?.stringValue,
+            let title = o["title"]?.stringValue,
+            let industry = o["industry"]?.stringValue,
+            let headcount = o["headcount"]?.integerValue,
+            let salary = o["salary"]?.objectValue, let salaryMin = salary["min"]?.integerValue, let salaryMax = salary["max"]?.integerValue,
+            let location = o["location"]?.objectValue, let city = location["city"]?.stringValue,
+            let contact = o["contact"]?.objectValue, let phone = contact["phone"]?.stringValue,
+            let validUntil = o["validUntil"]?.stringValue
+        else { return nil }
+        func strings(_ key: String) -> [String]? { o[key]?.arrayValue.map { $0.compactMap(\.stringValue) } }
+        self.init(
+            id: id, action: o["action"]?.stringValue.flatMap(PostingAction.init(rawValue:)),
+            employer: Employer(name: employerName, creditCode: employer["creditCode"]?.stringValue),
+            title: title, industry: industry, headcount: headcount,
+            salary: Salary(min: salaryMin, max: salaryMax),
+            location: Location(city: city, district: location["district"]?.stringValue, address: location["address"]?.stringValue),
+            contact: Contact(name: contact["name"]?.stringValue, phone: phone),
+            validUntil: validUntil,
+            requirements: o["requirements"]?.stringValue, benefits: strings("benefits"), training: o["training"]?.stringValue,
+            targetGroups: strings("targetGroups"), sourceCounties: strings("sourceCounties"), program: o["program"]?.stringValue)
     }
 }

@@ -1,11 +1,14 @@
 import JobCastChannels
 import JobCastCore
 
-/// The platform channel: each posting on its own, `PUT` (or `DELETE` for a withdrawal) to the platform API
-/// or into the outbox, with up to `concurrency` deliveries at once.
+/// The platform channel: `PUT` each posting (or `DELETE` a withdrawal) to the platform API, or into the
+/// outbox. The worker hands it batches of ready messages: the API client sends a batch's requests
+/// concurrently within its connection limit (`JOBCAST_WORKER_CONCURRENCY`, shared by every batch in flight);
+/// the outbox writes a batch's files and flushes them to disk together, one batch at a time (what arrives
+/// meanwhile makes up the next, larger batch).
 public struct PlatformDriver: ChannelDriver {
     public let channel = DeliveryChannel.platform
-    public let batchLimit = 1
+    public let batchLimit: Int
     public let batchWindow = Duration.zero
     public let maxConcurrentBatches: Int
     let destination: any PlatformChannel
@@ -14,23 +17,35 @@ public struct PlatformDriver: ChannelDriver {
     public init(destination: any PlatformChannel, renderer: PlatformRenderer, concurrency: Int) {
         self.destination = destination
         self.renderer = renderer
-        self.maxConcurrentBatches = max(1, concurrency)
+        if destination is PlatformOutbox {
+            (batchLimit, maxConcurrentBatches) = (1024, 1)
+        } else {
+            // Small batches, several at once: a slow request holds back only its own batch's outcomes.
+            (batchLimit, maxConcurrentBatches) = (max(1, concurrency), 8)
+        }
     }
 
     public func deliver(_ batch: [DeliveryItem]) async -> [DeliveryResult] {
-        var results: [DeliveryResult] = []
-        for item in batch {
+        var results = [DeliveryResult?](repeating: nil, count: batch.count)
+        var operations: [PlatformOperation] = []
+        var positions: [Int] = []
+        for (index, item) in batch.enumerated() {
             switch item.message {
             case .publish(let posting):
                 do {
-                    results.append(await destination.put(id: posting.id, body: try renderer.body(for: posting)))
+                    operations.append(.put(id: posting.id, body: try renderer.body(for: posting)))
+                    positions.append(index)
                 } catch {
-                    results.append(.dead(status: nil, reason: "render: \(error)"))
+                    results[index] = .dead(DeliveryFailure(.render, reason: "render: \(error)"))
                 }
             case .withdraw(let withdrawal):
-                results.append(await destination.delete(id: withdrawal.id))
+                operations.append(.delete(id: withdrawal.id))
+                positions.append(index)
             }
         }
-        return results
+        if !operations.isEmpty {
+            for (position, result) in zip(positions, await destination.send(operations)) { results[position] = result }
+        }
+        return results.map { $0! }
     }
 }

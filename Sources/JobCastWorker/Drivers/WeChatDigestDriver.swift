@@ -81,7 +81,7 @@ public struct WeChatDigestDriver: ChannelDriver {
         do {
             earlier = try await ledger.digests(containing: pending.map(\.key))
         } catch {
-            return settle(results, pending, with: .retry(status: nil, reason: "store unavailable, cannot check earlier digests: \(error)", retryAfter: nil))
+            return settle(results, pending, with: .retry(DeliveryFailure(.store, reason: "store unavailable, cannot check earlier digests: \(error)")))
         }
         for digest in earlier {
             let members = Set(digest.postings)
@@ -97,11 +97,11 @@ public struct WeChatDigestDriver: ChannelDriver {
         do {
             digest = try renderer.render(pending.map(\.posting))
         } catch {
-            return settle(results, pending, with: .dead(status: nil, reason: "render: \(error)"))
+            return settle(results, pending, with: .dead(DeliveryFailure(.render, reason: "render: \(error)")))
         }
         let overflow = Set(digest.overflow.map(\.id))
         for item in pending where overflow.contains(item.posting.id) {
-            results[item.index] = .retry(status: nil, reason: "did not fit in this digest's 8 articles", retryAfter: nil)
+            results[item.index] = .retry(DeliveryFailure(.digestFull, reason: "did not fit in this digest's 8 articles"))
         }
         pending.removeAll { results[$0.index] != nil }
         return settle(results, pending, with: await publish(digest.draft, postings: pending.map(\.key)))
@@ -127,7 +127,7 @@ public struct WeChatDigestDriver: ChannelDriver {
         } catch {
             // Not submitted: an unrecorded submission could be published twice. The draft stays unpublished.
             logger.error("could not record the digest; not submitting it", metadata: ["wechat.media_id": "\(mediaID)", "error": "\(error)"])
-            return .retry(status: nil, reason: "store unavailable, digest \(mediaID) not submitted: \(error)", retryAfter: nil)
+            return .retry(DeliveryFailure(.store, reason: "store unavailable, digest \(mediaID) not submitted: \(error)"))
         }
         return await submitAndWait(record)
     }

@@ -75,42 +75,6 @@ public enum MetricNames {
     ]
 }
 
-/// Why a message went to the dead letters, as a bounded label value (the full reason is in the
-/// message's `x-jobcast-reason` header and the store).
-public enum DeadLetterCategory: String, Sendable, CaseIterable {
-    /// Valid JSON that fails the posting schema.
-    case invalid
-    /// Not UTF-8 JSON.
-    case malformed
-    /// Over JOBCAST_MAX_MESSAGE_BYTES.
-    case tooLarge = "too_large"
-    /// The platform (or WeChat over HTTP) refused it with a 4xx that will not change.
-    case http4xx = "http_4xx"
-    /// Another HTTP status that is not retried.
-    case httpOther = "http_other"
-    /// Retried JOBCAST_MAX_ATTEMPTS times without success.
-    case attemptsExhausted = "attempts_exhausted"
-    /// WeChat answered an errcode that will not change.
-    case wechatErrcode = "wechat_errcode"
-    /// WeChat's freepublish reported the publication failed.
-    case wechatPublishFailed = "wechat_publish_failed"
-    /// The posting could not be rendered for the channel.
-    case render
-    case other
-
-    /// The category of a channel's `.dead(status:reason:)`, from the reason's fixed prefix.
-    static func ofChannelReason(_ reason: String, status: Int?) -> DeadLetterCategory {
-        if reason.hasPrefix("render:") { return .render }
-        if reason.hasPrefix("WeChat publish") { return .wechatPublishFailed }
-        if reason.contains("errcode ") { return .wechatErrcode }
-        if reason.hasPrefix("HTTP ") || reason.contains(": HTTP ") {
-            if let status, (400...499).contains(status) { return .http4xx }
-            return .httpOther
-        }
-        return .other
-    }
-}
-
 /// The worker's metrics for one channel, recorded through swift-metrics: whatever factory the
 /// executable bootstrapped (Prometheus in `jobcast worker`) receives them; without one they cost nothing.
 struct WorkerMetrics: Sendable {

@@ -1,0 +1,177 @@
+import AMQP
+import Foundation
+import JobCastChannels
+import JobCastCore
+import JobCastStore
+import Logging
+
+/// What became of one message, ready to be recorded and then acknowledged.
+struct Settled: Sendable {
+    var delivery: AMQPDelivery
+    var envelope: MessageEnvelope
+    var posting: PostingFacts?
+    var attempt: AttemptRecord?
+    /// A dead-letter copy of the message exists already (so a store refusal need not make another).
+    var deadLettered = false
+    /// A retry copy went to a delay queue: the key its return will carry (`--until-empty` waits for it).
+    var awaitedRetry: String? = nil
+
+    var tag: UInt64 { delivery.deliveryTag }
+}
+
+/// Publishes the copies the worker makes of a message — to a retry queue, to the dead letters — and waits
+/// for the broker's confirm. The pipeline's only way to publish, so an in-memory broker can stand in for it.
+public protocol CopyPublisher: Sendable {
+    /// Throws ``SessionLost`` when the connection is gone (the message will be redelivered anyway), any other
+    /// error when this copy was not confirmed (the caller tries again with backoff).
+    func publishConfirmed(_ message: AMQPOutgoingMessage) async throws
+}
+
+/// The broker connection a session runs on is gone: stop, what was not acked comes back.
+public struct SessionLost: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Turns results into ``Settled`` values: records for the store, and the retry or dead-letter copy where one
+/// is due, published (with backoff until the broker confirms it) before the original may be acknowledged.
+struct Settler: Sendable {
+    let channel: DeliveryChannel
+    let policy: RetryPolicy
+    let workerID: String
+    let publisher: any CopyPublisher
+    let metrics: WorkerMetrics
+    let logger: Logger
+
+    func duplicate(_ item: ReadyMessage) -> Settled {
+        record(item, outcome: .duplicate, status: nil, error: nil)
+    }
+
+    /// nil when the copy a result calls for could not be published before the session ended: leave the message
+    /// unacknowledged, it comes back.
+    func settle(_ item: ReadyMessage, _ result: DeliveryResult) async -> Settled? {
+        let isWithdrawal: Bool = if case .withdraw = item.message { true } else { false }
+        switch result {
+        case .delivered(let status):
+            if !isWithdrawal, let milliseconds = item.envelope.latencyMilliseconds() { metrics.enqueueToDelivery.recordMilliseconds(milliseconds) }
+            return record(item, outcome: isWithdrawal ? .withdrawn : .delivered, status: status, error: nil)
+        case .alreadyGone(let status):
+            return record(item, outcome: .withdrawn, status: status, error: "already gone")
+        case .dead(let failure):
+            return await deadLetter(item, .refused(failure))
+        case .retry(let failure):
+            switch policy.decide(afterAttempt: item.envelope.attempt, retryAfter: failure.retryAfter) {
+            case .giveUp:
+                return await deadLetter(item, .attemptsExhausted(attempts: item.envelope.attempt, last: failure))
+            case .retry(let level, let ttl):
+                let queue = QueueNames.retry(channel, delaySeconds: level)
+                var properties = item.delivery.properties
+                var headers = properties.headers ?? [:]
+                headers[DeadLetterHeaders.attempt] = .int64(Int64(item.envelope.attempt + 1))
+                headers[DeadLetterHeaders.lastReason] = .string(String(failure.reason.prefix(500)))
+                if let status = failure.status { headers[DeadLetterHeaders.status] = .int64(Int64(status)) }
+                properties.headers = headers
+                properties.expiration = String(ttl)
+                let copy = AMQPOutgoingMessage(body: item.delivery.body, exchange: "", routingKey: queue, properties: properties, mandatory: true)
+                guard await publish(copy, what: "retry") else { return nil }
+                metrics.retries.increment()
+                logger.info(
+                    "delivery failed; retrying later",
+                    metadata: [
+                        "posting.id": "\(item.message.id)", "attempt": "\(item.envelope.attempt)", "retry.queue": "\(queue)",
+                        "reason": "\(failure.reason)",
+                    ])
+                var settled = record(item, outcome: .retried, status: failure.status, error: failure.reason)
+                settled.awaitedRetry = MessageEnvelope.retryKey(messageID: item.envelope.messageID, attempt: item.envelope.attempt + 1)
+                return settled
+            }
+        }
+    }
+
+    func deadLetter(_ item: ReadyMessage, _ reason: DeadLetterReason) async -> Settled? {
+        guard var settled = await deadLetter(item.delivery, item.envelope, reason, postingID: item.message.id, contentHash: item.contentHash) else {
+            return nil
+        }
+        if case .publish(let posting) = item.message { settled.posting = Self.facts(posting, hash: item.contentHash) }
+        return settled
+    }
+
+    func deadLetter(
+        _ delivery: AMQPDelivery, _ envelope: MessageEnvelope, _ reason: DeadLetterReason, postingID: String, contentHash: String
+    ) async -> Settled? {
+        let text = reason.text
+        var properties = delivery.properties
+        var headers = properties.headers ?? [:]
+        headers[DeadLetterHeaders.reason] = .string(String(text.prefix(2000)))
+        headers[DeadLetterHeaders.attempts] = .int64(Int64(envelope.attempt))
+        headers[DeadLetterHeaders.channel] = .string(channel.rawValue)
+        headers[DeadLetterHeaders.worker] = .string(workerID)
+        headers[DeadLetterHeaders.deadAt] = .int64(Int64(Date().timeIntervalSince1970))
+        if let status = reason.status { headers[DeadLetterHeaders.status] = .int64(Int64(status)) }
+        properties.headers = headers
+        properties.expiration = nil
+        let copy = AMQPOutgoingMessage(
+            body: delivery.body, exchange: QueueNames.deadLetterExchange, routingKey: channel.rawValue, properties: properties, mandatory: true)
+        guard await publish(copy, what: "dead letter") else { return nil }
+        metrics.deadLetters(reason.category).increment()
+        logger.warning(
+            "message dead-lettered",
+            metadata: ["posting.id": "\(postingID)", "attempt": "\(envelope.attempt)", "reason": "\(text.prefix(300))"])
+        return Settled(
+            delivery: delivery, envelope: envelope, posting: nil,
+            attempt: AttemptRecord(
+                postingId: postingID, channel: channel, contentHash: contentHash, attempt: envelope.attempt, outcome: .deadLettered,
+                code: reason.status, error: String(text.prefix(500)), latencyMs: envelope.latencyMilliseconds(), workerId: workerID),
+            deadLettered: true)
+    }
+
+    private func record(_ item: ReadyMessage, outcome: AttemptOutcome, status: Int?, error: String?) -> Settled {
+        var posting: PostingFacts?
+        if case .publish(let p) = item.message { posting = Self.facts(p, hash: item.contentHash) }
+        return Settled(
+            delivery: item.delivery, envelope: item.envelope, posting: posting,
+            attempt: AttemptRecord(
+                postingId: item.message.id, channel: channel, contentHash: item.contentHash, attempt: item.envelope.attempt, outcome: outcome,
+                code: status, error: error, latencyMs: item.envelope.latencyMilliseconds(), workerId: workerID))
+    }
+
+    static func facts(_ posting: Posting, hash: String) -> PostingFacts {
+        PostingFacts(
+            id: posting.id, contentHash: hash, employer: posting.employer.name, industry: posting.industry, headcount: posting.headcount,
+            counties: posting.sourceCounties ?? [])
+    }
+
+    /// Publishes until the broker confirms, with backoff between tries (a missing queue or exchange, a nack, a
+    /// closed channel: the publisher opens a fresh channel). False when the session ends first.
+    private func publish(_ message: AMQPOutgoingMessage, what: String) async -> Bool {
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(30))
+        var tries = 0
+        while !Task.isCancelled {
+            do {
+                try await publisher.publishConfirmed(message)
+                return true
+            } catch is SessionLost {
+                return false
+            } catch {
+                tries += 1
+                let wait = backoff.next()
+                logger.error(
+                    "the broker did not confirm a \(what) copy; trying again (the original stays unacknowledged meanwhile)",
+                    metadata: [
+                        "routing_key": "\(message.routingKey)", "error": "\(error)", "tries": "\(tries)",
+                        "retry_in_s": "\(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)",
+                        "fix": "check that the exchange jobcast.dlx and the queues jobcast.\(channel.rawValue).* exist (`jobcast topology` declares them)",
+                    ])
+                do { try await Task.sleep(for: wait) } catch { return false }
+            }
+        }
+        return false
+    }
+}
+
+extension MessageEnvelope {
+    /// What identifies a retry copy coming back: its message id and attempt number (nil without a message id).
+    static func retryKey(messageID: String?, attempt: Int) -> String? {
+        messageID.map { "\($0)#\(attempt)" }
+    }
+}
