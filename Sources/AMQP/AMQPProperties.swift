@@ -78,6 +78,20 @@ public struct AMQPDelivery: Sendable {
     /// For `basic.get`: how many messages remain in the queue.
     public var messageCount: UInt32?
 
+    public init(
+        deliveryTag: UInt64, consumerTag: String = "", redelivered: Bool = false, exchange: String = "", routingKey: String = "",
+        properties: AMQPProperties = AMQPProperties(), body: Data, messageCount: UInt32? = nil
+    ) {
+        self.deliveryTag = deliveryTag
+        self.consumerTag = consumerTag
+        self.redelivered = redelivered
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.properties = properties
+        self.body = body
+        self.messageCount = messageCount
+    }
+
     /// The parsed `x-death` header, newest first, as RabbitMQ keeps it.
     public var xDeath: [XDeathEntry] {
         guard let entries = properties.headers?["x-death"]?.arrayValue else { return [] }

@@ -60,7 +60,7 @@ import Testing
             try FileManager.default.createDirectory(at: writer.root, withIntermediateDirectories: true)
             try Data().write(to: writer.root.appendingPathComponent("platform"))
             let result = await PlatformOutbox(writer: writer, logger: Self.logger).put(id: "p-1", body: Data("{}".utf8))
-            guard case .retry(nil, let reason, nil) = result else {
+            guard case .retry(let failure) = result, failure.cause == .outbox, failure.status == nil, case let reason = failure.reason else {
                 Issue.record("expected retry, got \(result)")
                 return
             }

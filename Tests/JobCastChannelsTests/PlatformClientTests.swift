@@ -80,7 +80,7 @@ import Testing
     @Test func a404OnPutIsDeadNotGone() async throws {
         try await Self.withPlatform { standIn, client in
             await standIn.failNext(with: .status(404, body: "no such employer"))
-            #expect(await client.put(id: "p-1", body: Data("{}".utf8)) == .dead(status: 404, reason: "HTTP 404: no such employer"))
+            #expect(await client.put(id: "p-1", body: Data("{}".utf8)) == .dead(DeliveryFailure(.httpStatus, status: 404, reason: "HTTP 404: no such employer")))
         }
     }
 
@@ -88,7 +88,7 @@ import Testing
         try await Self.withPlatform { standIn, client in
             await standIn.failNext(with: .tooManyRequests(retryAfterSeconds: 7))
             let result = await client.put(id: "p-1", body: Data("{}".utf8))
-            guard case .retry(let status, _, let retryAfter) = result else {
+            guard case .retry(let failure) = result, case let (status, retryAfter) = (failure.status, failure.retryAfter) else {
                 Issue.record("expected retry, got \(result)")
                 return
             }
@@ -102,8 +102,8 @@ import Testing
     func transientStatusesAreRetried(status: Int) async throws {
         try await Self.withPlatform { standIn, client in
             await standIn.failNext(2, with: .status(status, body: "upstream down"))
-            #expect(await client.put(id: "p-1", body: Data("{}".utf8)) == .retry(status: status, reason: "HTTP \(status): upstream down", retryAfter: nil))
-            #expect(await client.delete(id: "p-1") == .retry(status: status, reason: "HTTP \(status): upstream down", retryAfter: nil))
+            #expect(await client.put(id: "p-1", body: Data("{}".utf8)) == .retry(DeliveryFailure(.httpStatus, status: status, reason: "HTTP \(status): upstream down")))
+            #expect(await client.delete(id: "p-1") == .retry(DeliveryFailure(.httpStatus, status: status, reason: "HTTP \(status): upstream down")))
             #expect(await client.put(id: "p-1", body: Data("{}".utf8)) == .delivered(status: 201))
         }
     }
@@ -113,7 +113,7 @@ import Testing
         try await Self.withPlatform { standIn, client in
             await standIn.failNext(with: .status(400, body: long, headers: ["Content-Type": "application/json"]))
             let result = await client.put(id: "p-1", body: Data("{}".utf8))
-            guard case .dead(let status, let reason) = result else {
+            guard case .dead(let failure) = result, case let (status, reason) = (failure.status, failure.reason) else {
                 Issue.record("expected dead, got \(result)")
                 return
             }
@@ -130,7 +130,7 @@ import Testing
         let client = PlatformClient(configuration: .init(baseURL: base, token: "wrong"), logger: Self.logger)
         let result = await client.put(id: "p-1", body: Data("{}".utf8))
         await standIn.stop()
-        #expect(result == .dead(status: 401, reason: "HTTP 401: {\"error\":\"unauthorized\"}"))
+        #expect(result == .dead(DeliveryFailure(.httpStatus, status: 401, reason: "HTTP 401: {\"error\":\"unauthorized\"}")))
     }
 
     @Test func aServerSlowerThanTheTimeoutIsRetried() async throws {
@@ -141,7 +141,7 @@ import Testing
             // The stand-in answers after 2 s; the client must not have waited for it. The bound is loose because a
             // loaded 2-core machine can delay the timeout itself by seconds; this is not a speed check.
             #expect(ContinuousClock.now - started < .seconds(30), "the client gave up at its timeout")
-            #expect(result == .retry(status: nil, reason: "timed out", retryAfter: nil))
+            #expect(result == .retry(DeliveryFailure(.transport, reason: "timed out")))
         }
     }
 
@@ -149,7 +149,7 @@ import Testing
         // Port 1 on loopback: nothing listens there, so the connection is refused.
         let client = PlatformClient(configuration: .init(baseURL: "http://127.0.0.1:1", token: "t", timeout: .seconds(2)), logger: Self.logger)
         let result = await client.put(id: "p-1", body: Data("{}".utf8))
-        guard case .retry(nil, let reason, nil) = result else {
+        guard case .retry(let failure) = result, failure.cause == .transport, failure.status == nil, case let reason = failure.reason else {
             Issue.record("expected retry, got \(result)")
             return
         }
@@ -167,11 +167,11 @@ import Testing
 
     @Test func anOversizedErrorBodyIsReadOnlyUpToTheLimit() async throws {
         let reply = ChannelHTTP.Reply(status: 400, headers: [:], body: Data(String(repeating: "x", count: 10).utf8), truncated: true)
-        #expect(PlatformClient.result(for: reply, isDelete: false) == .dead(status: 400, reason: "HTTP 400: xxxxxxxxxx"))
+        #expect(PlatformClient.result(for: reply, isDelete: false) == .dead(DeliveryFailure(.httpStatus, status: 400, reason: "HTTP 400: xxxxxxxxxx")))
         try await Self.withPlatform(maxResponseBytes: 1024) { standIn, client in
             await standIn.failNext(with: .status(400, body: String(repeating: "y", count: 1_000_000)))
             let result = await client.put(id: "p-1", body: Data("{}".utf8))
-            guard case .dead(400, let reason) = result else {
+            guard case .dead(let failure) = result, failure.status == 400, case let reason = failure.reason else {
                 Issue.record("expected dead, got \(result)")
                 return
             }

@@ -109,7 +109,7 @@ import Testing
             await standIn.failNext(errcode: errcode, errmsg: "reach max api daily quota limit", on: .draftAdd)
             let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
             #expect(outcome.mediaID == nil)
-            guard case .retry(let status, let reason, _) = outcome.result else {
+            guard case .retry(let failure) = outcome.result, case let (status, reason) = (failure.status, failure.reason) else {
                 Issue.record("expected retry, got \(outcome.result)")
                 return
             }
@@ -125,14 +125,14 @@ import Testing
         try await Self.withWeChat { standIn, client in
             await standIn.failNext(errcode: 45166, errmsg: "invalid content", on: .draftAdd)
             let outcome = await client.publish(Self.smallDraft())
-            #expect(outcome.result == .dead(status: 45166, reason: "WeChat cgi-bin/draft/add: errcode 45166: invalid content"))
+            #expect(outcome.result == .dead(DeliveryFailure(.wechatErrcode, status: 45166, reason: "WeChat cgi-bin/draft/add: errcode 45166: invalid content")))
         }
     }
 
     @Test func aWrongSecretIsDeadAndTheSecretIsInNoReason() async throws {
         try await Self.withWeChat(secret: "not-the-secret") { standIn, client in
             let outcome = await client.publish(Self.smallDraft())
-            #expect(outcome.result == .dead(status: 40125, reason: "WeChat cgi-bin/token: errcode 40125: invalid appsecret"))
+            #expect(outcome.result == .dead(DeliveryFailure(.wechatErrcode, status: 40125, reason: "WeChat cgi-bin/token: errcode 40125: invalid appsecret")))
             #expect(await standIn.drafts.isEmpty)
         }
     }
@@ -176,7 +176,7 @@ import Testing
             await standIn.failPublications(status: 4, failedArticles: [1])
             let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
             #expect(outcome.mediaID != nil && outcome.publishID != nil)
-            guard case .dead(4, let reason) = outcome.result else {
+            guard case .dead(let failure) = outcome.result, failure.status == 4, failure.cause == .wechatPublishFailed, case let reason = failure.reason else {
                 Issue.record("expected dead, got \(outcome.result)")
                 return
             }
@@ -226,7 +226,7 @@ import Testing
         // Port 1 on loopback: nothing listens there, so the connection is refused.
         let client = WeChatClient(configuration: .init(apiBase: "http://127.0.0.1:1", appID: "a", secret: "s", timeout: .seconds(2)), logger: Self.logger)
         let outcome = await client.publish(Self.smallDraft())
-        guard case .retry(nil, let reason, nil) = outcome.result else {
+        guard case .retry(let failure) = outcome.result, failure.status == nil, failure.retryAfter == nil, case let reason = failure.reason else {
             Issue.record("expected retry, got \(outcome.result)")
             return
         }

@@ -151,9 +151,10 @@ struct WorkerMetricsTests {
         #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "invalid"]) == 1)
         #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "malformed"]) == 1)
         #expect(count("jobcast_dead_letters_total", ["channel": "platform", "reason": "attempts_exhausted"]) == 0)
-        // 11 requests reached the platform: 10 postings and the redelivered one.
-        #expect(count("jobcast_delivery_duration_seconds_count", platform) == 11)
-        #expect(count("jobcast_delivery_duration_seconds_bucket", ["channel": "platform", "le": "+Inf"]) == 11)
+        // 11 requests reached the platform (10 postings and the retried one), in batches: one observation per batch.
+        let batches = count("jobcast_delivery_duration_seconds_count", platform) ?? 0
+        #expect((2...11).contains(batches), "batches: \(batches)")
+        #expect(count("jobcast_delivery_duration_seconds_bucket", ["channel": "platform", "le": "+Inf"]) == batches)
         #expect(count("jobcast_enqueue_to_delivery_seconds_count", platform) == 8)
         #expect(count("jobcast_store_batch_size_sum", platform) == 13)
         #expect((count("jobcast_store_batch_duration_seconds_count", platform) ?? 0) >= 1)

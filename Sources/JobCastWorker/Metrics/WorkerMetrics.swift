@@ -16,7 +16,8 @@ public enum MetricNames {
     public static let retries = "jobcast_retries_total"
     /// Counter {channel, reason}: messages sent to `jobcast.<channel>.dead`.
     public static let deadLetters = "jobcast_dead_letters_total"
-    /// Histogram {channel}: how long a channel took to deliver a batch (one posting, or one WeChat digest), seconds.
+    /// Histogram {channel}: how long a channel took to deliver one batch (platform requests sent together, outbox files
+    /// flushed together, or one WeChat digest), seconds.
     public static let deliveryDuration = "jobcast_delivery_duration_seconds"
     /// Histogram {channel}: from the producer's timestamp to the delivery, seconds.
     public static let enqueueToDelivery = "jobcast_enqueue_to_delivery_seconds"
@@ -47,7 +48,7 @@ public enum MetricNames {
         deliveries: "Messages settled and recorded in the delivery store, by outcome.",
         retries: "Messages sent to a retry queue after a transient failure.",
         deadLetters: "Messages sent to jobcast.<channel>.dead, by reason category.",
-        deliveryDuration: "Seconds one delivery took: a platform request, or a WeChat digest from draft/add to published.",
+        deliveryDuration: "Seconds one batch took to deliver: platform requests sent together, outbox files flushed together, or a WeChat digest from draft/add to published.",
         enqueueToDelivery: "Seconds from the producer's timestamp to the delivery.",
         inFlight: "Messages taken from the queue and not yet acknowledged.",
         wechatTokenRefreshes: "WeChat access tokens fetched.",
