@@ -67,15 +67,19 @@ struct WorkerHarness {
 
     /// Declares the topology and publishes raw bodies as a producer would (persistent, confirmed, mandatory).
     func publish(_ messages: [(id: String, body: Data)]) async throws {
+        try await publish(raw: messages.map { (body: $0.body, properties: .persistentJSON(messageId: $0.id)) })
+    }
+
+    /// Declares the topology and publishes bodies with exactly these properties, as any AMQP client could.
+    func publish(raw messages: [(body: Data, properties: AMQPProperties)], declaringTopology: Bool = true) async throws {
         let connection = try await connect()
         let channel = try await connection.openChannel()
-        try await Topology(retryDelays: try settings().retryDelays).declare(on: channel)
+        if declaringTopology { try await Topology(retryDelays: try settings().retryDelays).declare(on: channel) }
         try await channel.confirmSelect()
         let confirmations = try await channel.publish(
             batch: messages.map {
                 AMQPOutgoingMessage(
-                    body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish",
-                    properties: .persistentJSON(messageId: $0.id), mandatory: true)
+                    body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish", properties: $0.properties, mandatory: true)
             })
         for confirmation in confirmations { try await confirmation.wait() }
         await connection.close()
