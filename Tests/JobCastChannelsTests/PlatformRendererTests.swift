@@ -5,6 +5,19 @@ import JobCastTestSupport
 import Testing
 
 @Suite struct PlatformRendererTests {
+    @Test func bodiesAreWhatJSONEncoderWrites() throws {
+        let renderer = PlatformRenderer(templates: try ChannelTemplates())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var postings = try SampleData.postings()
+        postings[0].requirements = "line one\r\nline two\ttabbed\u{1F}"
+        postings[1].employer.creditCode = nil
+        postings[1].program = nil
+        for posting in postings {
+            #expect(try renderer.body(for: posting) == (try encoder.encode(renderer.render(posting))), "\(posting.id)")
+        }
+    }
+
     @Test func samplesMatchTheGoldenFile() throws {
         let renderer = PlatformRenderer(templates: try Fixtures.templates())
         let jobs = try SampleData.postings().map(renderer.render)

@@ -35,6 +35,7 @@ import Testing
         #"{"k1":1,"k10":2,"k2":3,"é":4,"e":5}"#,
         #"  [ "line\nbreak", "ctl\u0001", "sep\u2028", 1.5, 1e3, -0, 9007199254740993 ]  "#,
         #""just a string""#, "42", "null",
+        #"{"description":"one\r\ntwo\n\tthree\n","x":"\u001f"}"#,
     ])
     func valuesAndBytesMatchFoundation(_ text: String) throws {
         let foundation = try Self.foundationValue(text)

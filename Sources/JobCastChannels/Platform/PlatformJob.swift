@@ -1,3 +1,5 @@
+import JobCastCore
+
 /// The body the platform channel PUTs to `/api/v1/jobs/{id}` (Schemas/platform-job.schema.json).
 public struct PlatformJob: Codable, Sendable, Hashable {
     public var externalId: String
@@ -42,5 +44,34 @@ public struct PlatformJob: Codable, Sendable, Hashable {
     public struct Contact: Codable, Sendable, Hashable {
         public var name: String?
         public var phone: String
+    }
+}
+
+extension PlatformJob {
+    /// The job as a JSON value, with the keys `Codable` would write (absent optionals left out).
+    public var jsonValue: JSONValue {
+        func optional(_ value: String?) -> JSONValue? { value.map(JSONValue.string) }
+        func object(_ pairs: [(String, JSONValue?)]) -> JSONValue {
+            var members: [String: JSONValue] = [:]
+            for (key, value) in pairs { if let value { members[key] = value } }
+            return .object(members)
+        }
+        return object([
+            ("externalId", .string(externalId)), ("title", .string(title)),
+            ("employer", object([("name", .string(employer.name)), ("creditCode", optional(employer.creditCode))])),
+            ("industry", .string(industry)), ("headcount", .number(Double(headcount))),
+            ("salary", object([
+                ("min", .number(Double(salary.min))), ("max", .number(Double(salary.max))), ("currency", .string(salary.currency)),
+                ("period", .string(salary.period)), ("text", .string(salary.text)),
+            ])),
+            ("workplace", object([
+                ("city", .string(workplace.city)), ("district", optional(workplace.district)), ("address", optional(workplace.address)),
+                ("text", .string(workplace.text)),
+            ])),
+            ("contact", object([("name", optional(contact.name)), ("phone", .string(contact.phone))])),
+            ("validUntil", .string(validUntil)), ("description", .string(description)),
+            ("benefits", .array(benefits.map(JSONValue.string))), ("targetGroups", .array(targetGroups.map(JSONValue.string))),
+            ("sourceCounties", .array(sourceCounties.map(JSONValue.string))), ("program", optional(program)), ("source", .string(source)),
+        ])
     }
 }

@@ -44,10 +44,9 @@ public struct PlatformRenderer: Sendable {
         )
     }
 
-    /// The JSON body, keys sorted, so that the same posting always gives the same bytes.
+    /// The JSON body, keys sorted, so that the same posting always gives the same bytes: what `JSONEncoder`
+    /// with `[.sortedKeys, .withoutEscapingSlashes]` writes, through the canonical writer (no encoder per body).
     public func body(for posting: Posting) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(render(posting))
+        render(posting).jsonValue.canonicalData
     }
 }

@@ -46,12 +46,23 @@ extension JSONValue {
         return true
     }
 
-    /// A string with `"` and `\` escaped; one with a control character (or U+2028/U+2029) is left to JSONEncoder.
+    /// A string with `"` and `\` escaped, and line feeds, carriage returns and tabs as `\n`, `\r`, `\t`; one with
+    /// another control character (or U+2028/U+2029) is left to JSONEncoder.
     private static func writeString(_ string: String, into out: inout [UInt8]) -> Bool {
         out.append(UInt8(ascii: "\""))
         var previous: (UInt8, UInt8) = (0, 0)
         for byte in string.utf8 {
-            if byte < 0x20 || byte == 0x7F { return false }
+            if byte < 0x20 || byte == 0x7F {
+                // The three that text really holds are escaped as JSONEncoder does; any other is left to it.
+                switch byte {
+                case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+                case 0x0D: out.append(contentsOf: #"\r"#.utf8)
+                case 0x09: out.append(contentsOf: #"\t"#.utf8)
+                default: return false
+                }
+                previous = (previous.1, byte)
+                continue
+            }
             // E2 80 A8 / E2 80 A9: U+2028 and U+2029, which some encoders escape.
             if previous == (0xE2, 0x80), byte == 0xA8 || byte == 0xA9 { return false }
             if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
