@@ -173,6 +173,7 @@ public struct WeChatDigestDriver: ChannelDriver {
 
     /// Moves the digest's record on, trying a few times: the store may be restarting or its pool exhausted.
     private func record(_ id: String, _ state: DigestRecord.State, publishID: String?) async {
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(2))
         for attempt in 1...5 {
             do {
                 try await ledger.updateDigest(id: id, state: state, publishID: publishID)
@@ -180,7 +181,7 @@ public struct WeChatDigestDriver: ChannelDriver {
             } catch {
                 logger.warning(
                     "could not record the digest's progress", metadata: ["wechat.digest": "\(id)", "state": "\(state.rawValue)", "attempt": "\(attempt)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(200 * attempt))
+                try? await Task.sleep(for: backoff.next())
             }
         }
         logger.error(
