@@ -73,6 +73,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The operator's console: dead letters (list, show, replay, purge), pause and resume, each audited in the
+        // store. One implementation behind `jobcast dlq|pause|resume` and the dashboard's buttons.
+        .target(
+            name: "JobCastConsole",
+            dependencies: [
+                "AMQP",
+                "JobCastBroker",
+                "JobCastCore",
+                "JobCastStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `jobcast dashboard`: the delivery figures as charts (one self-contained page) and their JSON API.
         .target(
             name: "JobCastDashboard",
@@ -91,6 +103,7 @@ let package = Package(
                 "AMQP",
                 "JobCastBroker",
                 "JobCastChannels",
+                "JobCastConsole",
                 "JobCastCore",
                 "JobCastDashboard",
                 "JobCastStore",

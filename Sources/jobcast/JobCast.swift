@@ -14,7 +14,7 @@ struct JobCast: AsyncParsableCommand {
             PublishCommand.self, WithdrawCommand.self,
             TopologyCommand.self,
             WorkerCommand.self,
-            DLQCommand.self,
+            DLQCommand.self, PauseCommand.self, ResumeCommand.self, AuditCommand.self,
             StatsCommand.self,
             DashboardCommand.self,
             ConfigCommand.self, HealthCommand.self,
