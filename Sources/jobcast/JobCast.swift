@@ -15,7 +15,7 @@ struct JobCast: AsyncParsableCommand {
             TopologyCommand.self,
             WorkerCommand.self,
             DLQCommand.self, PauseCommand.self, ResumeCommand.self, AuditCommand.self,
-            StatsCommand.self,
+            StatsCommand.self, ReportCommand.self,
             DashboardCommand.self,
             ConfigCommand.self, HealthCommand.self,
             StoreBenchCommand.self,
