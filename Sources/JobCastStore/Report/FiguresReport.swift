@@ -121,7 +121,7 @@ public struct FiguresReport: Sendable {
     public func xlsx() -> Data {
         var sheet: [[XLSXWorkbook.Cell]] = [[.text(title, bold: true)], []]
         if let note { sheet[1] = [.text(note)] }
-        sheet.append(header.map { .text($0, bold: true) })
+        sheet.append(header.map { .heading($0) })
         for row in rows { sheet.append(row.map(Self.xlsxCell)) }
         sheet.append(total.map { cell in
             switch cell {
@@ -129,7 +129,7 @@ public struct FiguresReport: Sendable {
             case .number(let n): .number(n, bold: true)
             }
         })
-        let widths = [dimension == .employer ? 36.0 : 20.0] + Array(repeating: 14.0, count: header.count - 1)
+        let widths = [dimension == .employer ? 34.0 : 18.0] + Array(repeating: 11.0, count: header.count - 1)
         return XLSXWorkbook(sheetName: "JobCast \(dimension.rawValue)", rows: sheet, columnWidths: widths).data()
     }
 
@@ -147,6 +147,8 @@ public struct XLSXWorkbook: Sendable {
     public enum Cell: Sendable, Hashable {
         case text(String, bold: Bool = false)
         case number(Int, bold: Bool = false)
+        /// A column heading: bold, wrapped within the column's width.
+        case heading(String)
     }
 
     public var sheetName: String
@@ -197,10 +199,11 @@ public struct XLSXWorkbook: Sendable {
             <fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>\
             <borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>\
             <cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>\
-            <cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>\
+            <cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>\
             <xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>\
             <xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>\
-            <xf numFmtId="3" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyNumberFormat="1"/></cellXfs>\
+            <xf numFmtId="3" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyNumberFormat="1"/>\
+            <xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1"><alignment wrapText="1" vertical="top"/></xf></cellXfs>\
             <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>\
             </styleSheet>
             """)
@@ -217,7 +220,8 @@ public struct XLSXWorkbook: Sendable {
         }
         sheet += "<sheetData>"
         for (r, row) in rows.enumerated() {
-            sheet += "<row r=\"\(r + 1)\">"
+            let headings = row.contains { if case .heading = $0 { true } else { false } }
+            sheet += headings ? "<row r=\"\(r + 1)\" ht=\"64\" customHeight=\"1\">" : "<row r=\"\(r + 1)\">"
             for (c, cell) in row.enumerated() {
                 let ref = Self.column(c) + String(r + 1)
                 switch cell {
@@ -225,6 +229,8 @@ public struct XLSXWorkbook: Sendable {
                     sheet += "<c r=\"\(ref)\" t=\"inlineStr\"\(bold ? " s=\"1\"" : "")><is><t xml:space=\"preserve\">\(Self.escape(text))</t></is></c>"
                 case .number(let number, let bold):
                     sheet += "<c r=\"\(ref)\" s=\"\(bold ? 3 : 2)\"><v>\(number)</v></c>"
+                case .heading(let text):
+                    sheet += "<c r=\"\(ref)\" t=\"inlineStr\" s=\"4\"><is><t xml:space=\"preserve\">\(Self.escape(text))</t></is></c>"
                 }
             }
             sheet += "</row>"
