@@ -89,6 +89,9 @@ let package = Package(
         .target(
             name: "JobCastDashboard",
             dependencies: [
+                "AMQP",
+                "JobCastBroker",
+                "JobCastConsole",
                 "JobCastCore",
                 "JobCastStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -207,7 +210,10 @@ let package = Package(
         // The dashboard's JSON API and page (in headless Chromium), and the deploy/ Prometheus files (promtool).
         .testTarget(
             name: "JobCastDashboardTests",
-            dependencies: ["JobCastCore", "JobCastDashboard", "JobCastStore", "JobCastTestSupport", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "AMQP", "JobCastBroker", "JobCastConsole", "JobCastCore", "JobCastDashboard", "JobCastStore", "JobCastTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             exclude: ["png-colours.py"]
         ),
         .testTarget(

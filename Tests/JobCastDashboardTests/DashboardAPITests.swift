@@ -14,23 +14,12 @@ struct DashboardAPITests {
         _ body: (String) async throws -> Void
     ) async throws {
         let store = try await SQLDeliveryStore.sqlite(path: fixture.databasePath, logger: DashboardFixture.logger)
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let app = try DashboardServer.make(
-            configuration: .init(host: "127.0.0.1", port: 0, token: token), store: store, queues: queues, logger: DashboardFixture.logger,
-            onServerRunning: { portSink.yield($0) })
-        let server = Task { try await app.runService() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw DashboardError(description: "the server did not start") }
         do {
-            try await body("http://127.0.0.1:\(port)")
+            try await withDashboardServer(store: store, token: token, queues: queues, body)
         } catch {
-            server.cancel()
-            _ = await server.result
             try? await store.close()
             throw error
         }
-        server.cancel()
-        _ = await server.result
         try await store.close()
     }
 
