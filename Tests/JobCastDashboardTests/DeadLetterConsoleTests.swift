@@ -184,6 +184,45 @@ struct DeadLetterConsoleTests {
         }
     }
 
+    @Test("jobcast dlq and jobcast pause (the binary) go through the same console: listed, replayed, purged, audited as cli:<user>")
+    func commandLine() async throws {
+        let fixture = try await ConsoleFixture.make()
+        defer { fixture.cleanUp() }
+        try await fixture.publishDeadLetters(9)
+        let environment = [
+            "JOBCAST_AMQP_URL": fixture.brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + fixture.databasePath, "USER": "wang",
+            "JOBCAST_LOG_LEVEL": "warning",
+        ]
+        func jobcast(_ arguments: [String]) async throws -> CLIResult {
+            try await runProcess(try JobCastBinary.url(), arguments, environment: environment)
+        }
+        let list = try await jobcast(["dlq", "list", "--channel", "platform", "--kind", "invalid"])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("3 dead letters in jobcast.platform.dead matching kind=invalid"), "\(list.stdout)")
+        #expect(list.stdout.contains("dl-00002") && list.stdout.contains("上海普陀物业管理有限公司"))
+        let json = try await jobcast(["dlq", "list", "--channel", "platform", "--json", "--text", "dl-00009"])
+        let page = try JSONDecoder.console.decode(DeadLetterPage.self, from: Data(json.stdout.utf8))
+        #expect(page.letters.map(\.postingID) == ["dl-00009"] && page.depth == 9)
+        let show = try await jobcast(["dlq", "show", "--channel", "platform", "dl-00004"])
+        #expect(show.status == 0 && show.stdout.contains("kind:     refused") && show.stdout.contains("中餐厨师助理 4"))
+        let replay = try await jobcast(["dlq", "replay", "--channel", "platform", "--id", "dl-00001", "--id", page.letters[0].key])
+        #expect(replay.stdout.contains("replayed 2 dead letters to jobcast.platform"), "\(replay.stdout) \(replay.stderr)")
+        let purge = try await jobcast(["dlq", "purge", "--channel", "platform", "--yes"])
+        #expect(purge.stdout.contains("deleted 7 dead letters"))
+        let pause = try await jobcast(["pause", "--channel", "wechat", "--reason", "额度"])
+        #expect(pause.status == 0)
+        #expect(try await jobcast(["resume", "--channel", "wechat"]).status == 0)
+        let audit = try await jobcast(["audit"])
+        #expect(audit.stdout.split(separator: "\n").count == 4, "\(audit.stdout)")
+        try await fixture.withConsole { store, _ in
+            let actions = try await store.operatorActions()
+            #expect(actions.map(\.action) == [.resume, .pause, .purge, .replay])
+            #expect(actions.allSatisfy { $0.actor == "cli:wang" })
+            #expect(actions.map(\.count) == [1, 1, 7, 2])
+        }
+        #expect(try await fixture.depth(QueueNames.channel(.platform)) == 2)
+    }
+
     @Test("without a token, on loopback: only requests addressed to 127.0.0.1, localhost or [::1] with the port (DNS rebinding)")
     func hostCheck() async throws {
         let fixture = try await ConsoleFixture.make()
