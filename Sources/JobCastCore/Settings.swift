@@ -121,9 +121,11 @@ public struct Settings: Sendable {
     }
 
     /// Refuses to serve `/metrics` or the dashboard beyond loopback without `JOBCAST_HTTP_TOKEN`.
-    /// `variable` names the host setting in the error (`JOBCAST_HTTP_HOST`, `JOBCAST_DASHBOARD_HOST`).
-    public func requireToken(toListenOn host: String, variable: String) throws(SettingsError) {
-        guard httpToken == nil, httpTokens.isEmpty, !Self.isLoopback(host) else { return }
+    /// `variable` names the host setting in the error (`JOBCAST_HTTP_HOST`, `JOBCAST_DASHBOARD_HOST`). The named tokens
+    /// of `JOBCAST_HTTP_TOKENS_FILE` count only where the server checks them (`namedTokensCount`: the dashboard; the
+    /// worker's `/metrics` checks `JOBCAST_HTTP_TOKEN` alone).
+    public func requireToken(toListenOn host: String, variable: String, namedTokensCount: Bool = false) throws(SettingsError) {
+        guard httpToken == nil, !namedTokensCount || httpTokens.isEmpty, !Self.isLoopback(host) else { return }
         throw SettingsError(
             variable: "JOBCAST_HTTP_TOKEN",
             message: "\(variable)=\(host) listens beyond loopback, so JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE, or JOBCAST_HTTP_TOKENS_FILE) must be set: "

@@ -45,7 +45,7 @@ struct DashboardCommand: AsyncParsableCommand {
             settings = try Settings()
             if let host { settings.dashboardHost = host }
             if let port { settings.dashboardPort = port }
-            try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST")
+            try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST", namedTokensCount: true)
         } catch {
             logger.error("configuration error", metadata: ["error": "\(error)"])
             throw ExitCodes.input

@@ -104,6 +104,9 @@ struct AccessTokenTests {
         try Settings(environment: [:]).requireToken(toListenOn: "127.0.0.2", variable: "JOBCAST_DASHBOARD_HOST")
         let path = try temporary(Self.file)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try Settings(environment: ["JOBCAST_HTTP_TOKENS_FILE": path]).requireToken(toListenOn: "0.0.0.0", variable: "JOBCAST_DASHBOARD_HOST")
+        let named = try Settings(environment: ["JOBCAST_HTTP_TOKENS_FILE": path])
+        try named.requireToken(toListenOn: "0.0.0.0", variable: "JOBCAST_DASHBOARD_HOST", namedTokensCount: true)
+        // The worker's /metrics checks JOBCAST_HTTP_TOKEN only: named tokens do not open it to the network.
+        #expect(throws: SettingsError.self) { try named.requireToken(toListenOn: "0.0.0.0", variable: "JOBCAST_HTTP_HOST") }
     }
 }
