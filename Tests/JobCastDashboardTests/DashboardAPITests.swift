@@ -161,6 +161,25 @@ struct DashboardAPITests {
         }
     }
 
+    @Test("/api/report: the report downloads; the CSV's total line is /api/stats' totals, the xlsx a workbook")
+    func report() async throws {
+        let fixture = try await DashboardFixture.make()
+        defer { fixture.cleanUp() }
+        try await withServer(fixture) { base in
+            let stats = try JSONDecoder.snakeCase.decode(StatsReport.self, from: try await httpGet(base + "/api/stats?since=1h").body)
+            let csv = try await httpGet(base + "/api/report?by=county&format=csv&since=1h")
+            #expect(csv.status == 200 && csv.contentType?.hasPrefix("text/csv") == true)
+            let lines = String(decoding: csv.body, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            let total = try #require(lines.last?.components(separatedBy: ","))
+            #expect(total.prefix(4) == ["合计 Total", "\(stats.totals.postings)", "\(stats.totals.employers)", "\(stats.totals.positions)"])
+            #expect(lines.dropFirst().dropLast().map { $0.components(separatedBy: ",")[0] }.sorted() == ["东川区", "寻甸县", "禄劝县"])
+            let xlsx = try await httpGet(base + "/api/report?by=employer&format=xlsx")
+            #expect(xlsx.status == 200 && xlsx.body.starts(with: [0x50, 0x4B, 0x03, 0x04]))
+            #expect(try await httpGet(base + "/api/report?by=planet").status == 400)
+            #expect(try await httpGet(base + "/api/report?until=someday").status == 400)
+        }
+    }
+
     @Test("The page is self-contained: nothing it loads comes from another host")
     func pageSelfContained() async throws {
         let fixture = try await DashboardFixture.make()
