@@ -73,6 +73,30 @@ struct FleetControlTests {
         }
     }
 
+    @Test("jobcast stats shows a paused channel and the workers, a silent one gone; its JSON stays valid", arguments: TestBackend.allCases)
+    func statsShowsTheFleet(backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ in
+            try await store.setPaused(true, channel: .wechat, reason: "额度已用完", by: "ops-lead")
+            let now = Date()
+            try await store.heartbeat(
+                worker: WorkerHeartbeat(workerID: "w-live", channel: .platform, host: "a", version: "1.4.0", startedAt: now, at: now, inFlight: 2,
+                                        deliveriesPerMinute: 60, role: .active))
+            try await store.heartbeat(
+                worker: WorkerHeartbeat(workerID: "w-gone", channel: .wechat, host: "b", version: "1.4.0", startedAt: now, at: now.addingTimeInterval(-90),
+                                        role: .standby))
+            let report = try await StatsReport.make(store: store, query: StatsQuery(dimensions: []), queues: nil, now: now)
+            #expect(report.controls?.map(\.paused) == [false, true])
+            #expect(report.workers?.map(\.gone) == [false, true])
+            #expect(try schemaErrors(of: try report.jsonData(), against: "stats.schema.json") == [])
+            let text = report.renderText()
+            #expect(text.contains("wechat: PAUSED 已暂停 by ops-lead"), "\(text)")
+            #expect(text.contains("额度已用完"))
+            #expect(text.contains("GONE 失联") && text.contains("w-live"))
+            let platformOnly = try await StatsReport.make(store: store, query: StatsQuery(channel: .platform, dimensions: []), queues: nil, now: now)
+            #expect(platformOnly.controls?.map(\.channel) == [.platform] && platformOnly.workers?.map(\.workerId) == ["w-live"])
+        }
+    }
+
     @Test("cli:<user> names the command-line actor")
     func cliActor() {
         #expect(OperatorAction.cliActor(environment: ["USER": "wang"]) == "cli:wang")
