@@ -214,7 +214,7 @@ let package = Package(
                 "AMQP", "JobCastBroker", "JobCastConsole", "JobCastCore", "JobCastDashboard", "JobCastStore", "JobCastTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            exclude: ["png-colours.py"]
+            exclude: ["png-colours.py", "cdp-drive.py"]
         ),
         .testTarget(
             name: "JobCastWorkerTests",
