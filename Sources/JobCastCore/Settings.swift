@@ -63,6 +63,9 @@ public struct Settings: Sendable {
             // A file that is there but empty would otherwise mean "no token": an open server by mistake.
             throw SettingsError(variable: "JOBCAST_HTTP_TOKEN_FILE", message: "\(path) is empty: put the token in it, or unset JOBCAST_HTTP_TOKEN_FILE")
         }
+        if let token = httpToken, token.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw SettingsError(variable: "JOBCAST_HTTP_TOKEN", message: "the token is only spaces: give a real token, or leave the variable empty")
+        }
         if let text = try reader.value("JOBCAST_HTTP_TOKENS") {
             let variable = environment["JOBCAST_HTTP_TOKENS_FILE"].map { $0.isEmpty ? "JOBCAST_HTTP_TOKENS" : "JOBCAST_HTTP_TOKENS_FILE" } ?? "JOBCAST_HTTP_TOKENS"
             httpTokens = try NamedToken.parse(text, variable: variable)

@@ -77,6 +77,17 @@ struct AccessTokenTests {
         }
     }
 
+    @Test("a token of only spaces is refused at start, naming JOBCAST_HTTP_TOKEN; an empty one means no token, as for every variable")
+    func blankToken() throws {
+        #expect(throws: SettingsError.self) { try Settings(environment: ["JOBCAST_HTTP_TOKEN": "   "]) }
+        do {
+            _ = try Settings(environment: ["JOBCAST_HTTP_TOKEN": " \t "])
+        } catch let error as SettingsError {
+            #expect(error.variable == "JOBCAST_HTTP_TOKEN")
+        }
+        #expect(try Settings(environment: ["JOBCAST_HTTP_TOKEN": ""]).httpToken == nil)
+    }
+
     @Test("loopback means an address: 127.0.0.0/8, ::1, localhost; not a name that starts with 127.")
     func loopback() {
         for host in ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"] {
