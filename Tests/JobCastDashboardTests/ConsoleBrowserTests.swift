@@ -53,20 +53,6 @@ struct ConsoleBrowserTests {
         try await fixture.publishDeadLetters(24)
         let tokens = fixture.directory.appendingPathComponent("tokens")
         try Data("# the console test's holders\nops-lead admin \(Self.admin)\ncounty-viewer read-only \(Self.viewer)\n".utf8).write(to: tokens)
-        let store = try await fixture.openStore()
-        let now = Date()
-        for (id, channel, host, seconds, role, perMinute) in [
-            ("platform-worker-1", DeliveryChannel.platform, "node-a", 3.0, WorkerHeartbeat.Role.active, 412.0),
-            ("platform-worker-2", .platform, "node-b", 5.0, .active, 398.5),
-            ("wechat-worker-1", .wechat, "node-a", 4.0, .active, 38.0),
-            ("wechat-worker-2", .wechat, "node-c", 95.0, .standby, 0.0),
-        ] {
-            try await store.heartbeat(
-                worker: WorkerHeartbeat(
-                    workerID: id, channel: channel, host: host, version: "1.4.0", startedAt: now.addingTimeInterval(-7200),
-                    at: now.addingTimeInterval(-seconds), inFlight: role == .active ? 7 : 0, deliveriesPerMinute: perMinute, role: role))
-        }
-        try await store.close()
         let browser = DashboardBrowserTests()
         let (dashboard, url) = try await browser.startDashboard(
             databasePath: fixture.databasePath, directory: fixture.directory, token: nil,
@@ -149,6 +135,21 @@ struct ConsoleBrowserTests {
         #expect((refused["who"] as? String ?? "").contains("county-viewer"))
         #expect(try await fixture.depth(QueueNames.dead(.platform)) == 16)
 
+        // Heartbeats written now (not at the start: on a loaded machine the steps above take long enough to make them old).
+        let store = try await fixture.openStore()
+        let now = Date()
+        for (id, channel, host, seconds, role, perMinute) in [
+            ("platform-worker-1", DeliveryChannel.platform, "node-a", 3.0, WorkerHeartbeat.Role.active, 412.0),
+            ("platform-worker-2", .platform, "node-b", 5.0, .active, 398.5),
+            ("wechat-worker-1", .wechat, "node-a", 4.0, .active, 38.0),
+            ("wechat-worker-2", .wechat, "node-c", 95.0, .standby, 0.0),
+        ] {
+            try await store.heartbeat(
+                worker: WorkerHeartbeat(
+                    workerID: id, channel: channel, host: host, version: "1.4.0", startedAt: now.addingTimeInterval(-7200),
+                    at: now.addingTimeInterval(-seconds), inFlight: role == .active ? 7 : 0, deliveriesPerMinute: perMinute, role: role))
+        }
+        try await store.close()
         // The admin pauses WeChat on the fleet view; the fleet shows the workers, one gone.
         let fleet = try await drive(
             url + "?token=\(Self.admin)&refresh=600#fleet", script: """
