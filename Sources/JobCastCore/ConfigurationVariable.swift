@@ -79,6 +79,9 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         .init(
             "JOBCAST_HTTP_TOKEN", default: nil, secret: true, requiredBy: workers + [.dashboard],
             "bearer token for the worker's `/metrics` and the dashboard; required to listen beyond loopback"),
+        .init(
+            "JOBCAST_HTTP_TOKENS", default: nil, secret: true,
+            "named dashboard tokens, one `NAME ROLE TOKEN` a line (ROLE `admin` or `read-only`), normally as `JOBCAST_HTTP_TOKENS_FILE`"),
         .init("JOBCAST_DASHBOARD_HOST", default: "127.0.0.1", requiredBy: [.dashboard], "where `jobcast dashboard` listens"),
         .init("JOBCAST_DASHBOARD_PORT", default: "9465", "the dashboard's port"),
         .init("JOBCAST_WORKER_ID", default: "host-pid", "names the worker in the store and the broker's connection list"),

@@ -32,6 +32,9 @@ public struct Settings: Sendable {
     /// (page and API) require when set; `/healthz` and `/readyz` stay open. Required to listen beyond
     /// loopback (``requireToken(toListenOn:variable:)``). A secret: never printed or logged.
     public var httpToken: String?
+    /// `JOBCAST_HTTP_TOKENS` (normally `JOBCAST_HTTP_TOKENS_FILE`): named tokens, each `admin` or `read-only`, that the
+    /// dashboard accepts beside `JOBCAST_HTTP_TOKEN` (``NamedToken/parse(_:variable:)`` gives the format). Secrets.
+    public var httpTokens: [NamedToken]
     /// `JOBCAST_DASHBOARD_HOST`: where `jobcast dashboard` listens; default 127.0.0.1.
     public var dashboardHost: String
     /// `JOBCAST_DASHBOARD_PORT`: default 9465; 0 picks a free port.
@@ -56,6 +59,24 @@ public struct Settings: Sendable {
             httpTimeout = Self.defaultHTTPTimeout
         }
         httpToken = try reader.value("JOBCAST_HTTP_TOKEN")
+        if httpToken?.isEmpty == true, let path = environment["JOBCAST_HTTP_TOKEN_FILE"] {
+            // A file that is there but empty would otherwise mean "no token": an open server by mistake.
+            throw SettingsError(variable: "JOBCAST_HTTP_TOKEN_FILE", message: "\(path) is empty: put the token in it, or unset JOBCAST_HTTP_TOKEN_FILE")
+        }
+        if let token = httpToken, token.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw SettingsError(variable: "JOBCAST_HTTP_TOKEN", message: "the token is only spaces: give a real token, or leave the variable empty")
+        }
+        if let text = try reader.value("JOBCAST_HTTP_TOKENS") {
+            let variable = environment["JOBCAST_HTTP_TOKENS_FILE"].map { $0.isEmpty ? "JOBCAST_HTTP_TOKENS" : "JOBCAST_HTTP_TOKENS_FILE" } ?? "JOBCAST_HTTP_TOKENS"
+            httpTokens = try NamedToken.parse(text, variable: variable)
+            if let token = httpToken, httpTokens.contains(where: { $0.token == token }) {
+                throw SettingsError(variable: variable, message: "a named token is the same as JOBCAST_HTTP_TOKEN; give each holder a token of their own")
+            }
+        } else if let path = environment["JOBCAST_HTTP_TOKENS_FILE"], !path.isEmpty {
+            throw SettingsError(variable: "JOBCAST_HTTP_TOKENS_FILE", message: "\(path) is empty: expected lines of NAME ROLE TOKEN (admin or read-only)")
+        } else {
+            httpTokens = []
+        }
         dashboardHost = try reader.value("JOBCAST_DASHBOARD_HOST") ?? "127.0.0.1"
         if let text = try reader.value("JOBCAST_DASHBOARD_PORT") {
             guard let port = Int(text), (0...65535).contains(port) else {
@@ -96,25 +117,27 @@ public struct Settings: Sendable {
             "JOBCAST_WECHAT_THUMB_MEDIA_ID=\(wechatThumbMediaID ?? "(not set)")",
             "JOBCAST_HTTP_TIMEOUT=\(Double(httpTimeout.components.seconds) + Double(httpTimeout.components.attoseconds) / 1e18)",
             "JOBCAST_HTTP_TOKEN=\(httpToken == nil ? "(not set: /metrics and the dashboard are open; loopback only)" : "(set)")",
+            "JOBCAST_HTTP_TOKENS=\(httpTokens.isEmpty ? "(not set)" : httpTokens.map { "\($0.name) (\($0.role.rawValue))" }.joined(separator: ", "))",
             "JOBCAST_DASHBOARD_HOST=\(dashboardHost)",
             "JOBCAST_DASHBOARD_PORT=\(dashboardPort)",
         ]
     }
 
     /// Refuses to serve `/metrics` or the dashboard beyond loopback without `JOBCAST_HTTP_TOKEN`.
-    /// `variable` names the host setting in the error (`JOBCAST_HTTP_HOST`, `JOBCAST_DASHBOARD_HOST`).
-    public func requireToken(toListenOn host: String, variable: String) throws(SettingsError) {
-        guard httpToken == nil, !Self.isLoopback(host) else { return }
+    /// `variable` names the host setting in the error (`JOBCAST_HTTP_HOST`, `JOBCAST_DASHBOARD_HOST`). The named tokens
+    /// of `JOBCAST_HTTP_TOKENS_FILE` count only where the server checks them (`namedTokensCount`: the dashboard; the
+    /// worker's `/metrics` checks `JOBCAST_HTTP_TOKEN` alone).
+    public func requireToken(toListenOn host: String, variable: String, namedTokensCount: Bool = false) throws(SettingsError) {
+        guard httpToken == nil, !namedTokensCount || httpTokens.isEmpty, !Self.isLoopback(host) else { return }
         throw SettingsError(
             variable: "JOBCAST_HTTP_TOKEN",
-            message: "\(variable)=\(host) listens beyond loopback, so JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE) must be set: "
+            message: "\(variable)=\(host) listens beyond loopback, so JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE, or JOBCAST_HTTP_TOKENS_FILE) must be set: "
                 + "/metrics and the dashboard would otherwise be open to the network. Set a token, or listen on 127.0.0.1")
     }
 
-    /// 127.0.0.0/8, ::1 and localhost.
+    /// 127.0.0.0/8, ::1 and localhost, as addresses (``Loopback/isLoopback(_:)``): not any name starting with `127.`.
     public static func isLoopback(_ host: String) -> Bool {
-        let host = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        Loopback.isLoopback(host)
     }
 }
 

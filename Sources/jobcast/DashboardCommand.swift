@@ -1,5 +1,7 @@
+import AMQP
 import ArgumentParser
 import Foundation
+import JobCastConsole
 import JobCastCore
 import JobCastDashboard
 import JobCastStore
@@ -20,9 +22,14 @@ struct DashboardCommand: AsyncParsableCommand {
             (attempts per minute, Schemas/timeline.schema.json; ?minutes=60). The figures come from the store \
             (JOBCAST_DATABASE_URL), the queue depths from the broker (JOBCAST_AMQP_URL).
 
-            With JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE) set, the page and the API require \
-            `Authorization: Bearer <token>`; in a browser open http://HOST:PORT/?token=<token>. Listening beyond \
-            loopback without a token is refused (exit status 2, as for any setting that is wrong).
+            The page is also the operator's console: dead letters per channel (filter, show one decoded, replay \
+            one, the selection or everything matching, purge), pause and resume per channel, the audit log, the \
+            fleet's heartbeats, and the report downloads (CSV, xlsx) of `jobcast report`.
+
+            With JOBCAST_HTTP_TOKEN (or JOBCAST_HTTP_TOKEN_FILE) or JOBCAST_HTTP_TOKENS_FILE (named tokens, admin or \
+            read-only) set, the page and the API require `Authorization: Bearer <token>`; in a browser open \
+            http://HOST:PORT/?token=<token>. Read-only tokens get 403 on every action. Listening beyond loopback \
+            without a token is refused (exit status 2, as for any setting that is wrong).
             """)
 
     @Option(help: "Address to listen on. Default JOBCAST_DASHBOARD_HOST or 127.0.0.1.")
@@ -38,7 +45,7 @@ struct DashboardCommand: AsyncParsableCommand {
             settings = try Settings()
             if let host { settings.dashboardHost = host }
             if let port { settings.dashboardPort = port }
-            try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST")
+            try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST", namedTokensCount: true)
         } catch {
             logger.error("configuration error", metadata: ["error": "\(error)"])
             throw ExitCodes.input
@@ -54,9 +61,18 @@ struct DashboardCommand: AsyncParsableCommand {
         var brokerLogger = logger
         brokerLogger.logLevel = .warning
         let host = settings.dashboardHost
+        let brokers: [AMQPConfiguration]
+        do {
+            brokers = try AMQPConfiguration.list(settings.amqpURL)
+        } catch {
+            try? await store.close()
+            logger.error("configuration error", metadata: ["error": "\(error)"])
+            throw ExitCodes.input
+        }
+        let console = OperatorConsole(store: store, brokers: brokers, logger: brokerLogger)
         let server = try DashboardServer.make(
-            configuration: .init(host: host, port: settings.dashboardPort, token: settings.httpToken), store: store,
-            queues: StatsCommand.makeQueueDepthProvider(logger: brokerLogger), logger: logger,
+            configuration: .init(host: host, port: settings.dashboardPort, token: settings.httpToken, namedTokens: settings.httpTokens), store: store,
+            queues: StatsCommand.makeQueueDepthProvider(logger: brokerLogger), console: console, logger: logger,
             onServerRunning: { port in
                 let shown = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
                 logger.info("dashboard ready", metadata: ["http.address": "\(host):\(port)"])
@@ -68,10 +84,12 @@ struct DashboardCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await console.close()
             try? await store.close()
             logger.error("dashboard failed", metadata: ["error": "\(error)"])
             throw ExitCodes.input
         }
+        await console.close()
         try await store.close()
     }
 }

@@ -30,6 +30,14 @@ struct StatsCommand: AsyncParsableCommand {
     )
     var since: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Only attempts before this time (the window's end, exclusive), in the same forms as --since.",
+            valueName: "time"
+        )
+    )
+    var until: String?
+
     @Option(help: "Only this channel: platform or wechat.")
     var channel: DeliveryChannel?
 
@@ -58,6 +66,7 @@ struct StatsCommand: AsyncParsableCommand {
         if interval <= 0 { throw ValidationError("--interval must be more than 0 seconds.") }
         _ = try dimensions()
         if let since { _ = try Self.parseSince(since, now: Date()) }
+        if let until { _ = try Self.parseSince(until, now: Date()) }
     }
 
     func run() async throws {
@@ -76,6 +85,7 @@ struct StatsCommand: AsyncParsableCommand {
             repeat {
                 let query = StatsQuery(
                     since: try since.map { try Self.parseSince($0, now: Date()) },
+                    until: try until.map { try Self.parseSince($0, now: Date()) },
                     channel: channel,
                     dimensions: try dimensions(),
                     topEmployers: top

@@ -14,23 +14,12 @@ struct DashboardAPITests {
         _ body: (String) async throws -> Void
     ) async throws {
         let store = try await SQLDeliveryStore.sqlite(path: fixture.databasePath, logger: DashboardFixture.logger)
-        let (ports, portSink) = AsyncStream<Int>.makeStream()
-        let app = try DashboardServer.make(
-            configuration: .init(host: "127.0.0.1", port: 0, token: token), store: store, queues: queues, logger: DashboardFixture.logger,
-            onServerRunning: { portSink.yield($0) })
-        let server = Task { try await app.runService() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw DashboardError(description: "the server did not start") }
         do {
-            try await body("http://127.0.0.1:\(port)")
+            try await withDashboardServer(store: store, token: token, queues: queues, body)
         } catch {
-            server.cancel()
-            _ = await server.result
             try? await store.close()
             throw error
         }
-        server.cancel()
-        _ = await server.result
         try await store.close()
     }
 
@@ -169,6 +158,25 @@ struct DashboardAPITests {
             #expect(page.contentType?.hasPrefix("text/html") == true)
             #expect(try await httpGet(base + "/", headers: ["Authorization": "Bearer s3cret-token"]).status == 200)
             #expect(try await httpGet(base + "/healthz").status == 200)
+        }
+    }
+
+    @Test("/api/report: the report downloads; the CSV's total line is /api/stats' totals, the xlsx a workbook")
+    func report() async throws {
+        let fixture = try await DashboardFixture.make()
+        defer { fixture.cleanUp() }
+        try await withServer(fixture) { base in
+            let stats = try JSONDecoder.snakeCase.decode(StatsReport.self, from: try await httpGet(base + "/api/stats?since=1h").body)
+            let csv = try await httpGet(base + "/api/report?by=county&format=csv&since=1h")
+            #expect(csv.status == 200 && csv.contentType?.hasPrefix("text/csv") == true)
+            let lines = String(decoding: csv.body, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            let total = try #require(lines.last?.components(separatedBy: ","))
+            #expect(total.prefix(4) == ["合计 Total", "\(stats.totals.postings)", "\(stats.totals.employers)", "\(stats.totals.positions)"])
+            #expect(lines.dropFirst().dropLast().map { $0.components(separatedBy: ",")[0] }.sorted() == ["东川区", "寻甸县", "禄劝县"])
+            let xlsx = try await httpGet(base + "/api/report?by=employer&format=xlsx")
+            #expect(xlsx.status == 200 && xlsx.body.starts(with: [0x50, 0x4B, 0x03, 0x04]))
+            #expect(try await httpGet(base + "/api/report?by=planet").status == 400)
+            #expect(try await httpGet(base + "/api/report?until=someday").status == 400)
         }
     }
 

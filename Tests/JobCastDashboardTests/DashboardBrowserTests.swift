@@ -19,18 +19,25 @@ struct DashboardBrowserTests {
 
     /// Starts `jobcast dashboard --port 0` and returns it with the URL it printed.
     func startDashboard(_ fixture: DashboardFixture, token: String?) async throws -> (Process, String) {
+        try await startDashboard(databasePath: fixture.databasePath, directory: fixture.directory, token: token)
+    }
+
+    /// `environment` adds to (or overrides) what the dashboard gets: another broker, a tokens file.
+    func startDashboard(databasePath: String, directory: URL, token: String?, environment extra: [String: String] = [:]) async throws -> (Process, String) {
         let process = Process()
         process.executableURL = try JobCastBinary.url()
         process.arguments = ["dashboard", "--port", "0"]
         var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + fixture.databasePath
+        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + databasePath
         // No broker here: the page says so in the queue chart and draws everything else.
         environment["JOBCAST_AMQP_URL"] = "amqp://guest:guest@127.0.0.1:1/%2F"
         environment["JOBCAST_LOG_LEVEL"] = "warning"
         environment["JOBCAST_HTTP_TOKEN"] = token
         environment.removeValue(forKey: "JOBCAST_HTTP_TOKEN_FILE")
+        environment.removeValue(forKey: "JOBCAST_HTTP_TOKENS_FILE")
+        environment.merge(extra) { _, new in new }
         process.environment = environment
-        let output = fixture.directory.appendingPathComponent("dashboard.out")
+        let output = directory.appendingPathComponent("dashboard.out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: output)
         try process.run()

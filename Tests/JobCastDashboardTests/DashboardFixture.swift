@@ -2,6 +2,8 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import JobCastConsole
+@testable import JobCastDashboard
 import JobCastStore
 import JobCastTestSupport
 import Logging
@@ -81,4 +83,27 @@ func httpGet(_ url: String, headers: [String: String] = [:]) async throws -> (st
     let (data, response) = try await URLSession.shared.data(for: request)
     let http = response as? HTTPURLResponse
     return (http?.statusCode ?? 0, data, http?.value(forHTTPHeaderField: "Content-Type"))
+}
+
+/// Runs the dashboard server over `store` for `body` (given the server's base URL), on a free port, and stops it after.
+func withDashboardServer(
+    store: SQLDeliveryStore, token: String? = nil, named: [NamedToken] = [], queues: (any QueueDepthProvider)?, console: OperatorConsole? = nil,
+    _ body: (String) async throws -> Void
+) async throws {
+    let (ports, portSink) = AsyncStream<Int>.makeStream()
+    let app = try DashboardServer.make(
+        configuration: .init(host: "127.0.0.1", port: 0, token: token, namedTokens: named), store: store, queues: queues, console: console,
+        logger: DashboardFixture.logger, onServerRunning: { portSink.yield($0) })
+    let server = Task { try await app.runService() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw DashboardError(description: "the server did not start") }
+    do {
+        try await body("http://127.0.0.1:\(port)")
+    } catch {
+        server.cancel()
+        _ = await server.result
+        throw error
+    }
+    server.cancel()
+    _ = await server.result
 }

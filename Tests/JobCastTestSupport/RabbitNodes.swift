@@ -20,3 +20,20 @@ public func startRabbitNode(_ name: String, port: Int, answers: () async -> Bool
         ["-f", "/bin/bash", RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "start", name, "\(port)"])
     try await waitFor(seconds: 120, answers)
 }
+
+/// `rabbitmqctl -q ARGUMENTS` on the node `name` (through `scripts/rabbitmq-node.sh ctl`, which finds the node's data
+/// under JOBCAST_RABBITMQ_BASE, default var/rabbitmq); its output, or an error with what it said.
+@discardableResult
+public func rabbitmqctl(_ arguments: [String], node name: String) throws -> String {
+    let result = try runProcessBlocking(
+        URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", name, "-q"] + arguments,
+        environment: [:], stdin: nil)
+    guard result.status == 0 else {
+        throw RabbitNodeError(description: "rabbitmqctl \(arguments.joined(separator: " ")) on \(name) failed: \(result.stdout)\(result.stderr)")
+    }
+    return result.stdout
+}
+
+public struct RabbitNodeError: Error, CustomStringConvertible {
+    public var description: String
+}

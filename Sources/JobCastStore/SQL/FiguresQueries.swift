@@ -112,6 +112,9 @@ struct FiguresQueries {
         if let since = query.since {
             parts.append("a.at_ms >= \(bind: since.unixMilliseconds)")
         }
+        if let until = query.until {
+            parts.append("a.at_ms < \(bind: until.unixMilliseconds)")
+        }
         if let channel = query.channel {
             parts.append("a.channel = \(bind: channel.rawValue)")
         }

@@ -12,6 +12,10 @@ import SQLKit
 /// - `jobcast_deliveries`: one row per (posting id, channel, content hash) delivered: the idempotency key.
 /// - `jobcast_wechat_digests`, `jobcast_wechat_digest_postings`: each WeChat digest (draft `media_id`,
 ///   `publish_id`, state) and its postings, recorded before submit (``DigestLedger``).
+/// - `jobcast_operator_actions`: the audit log of the operator's console: who replayed, purged, paused or
+///   resumed what, when, and how many messages it touched (``OperatorAction``).
+/// - `jobcast_channel_controls`: whether a channel is paused, why, by whom, since when (``FleetControl``).
+/// - `jobcast_worker_heartbeats`: each worker's last heartbeat per channel (``FleetControl``).
 enum SchemaMigrations {
     struct Migration: Sendable {
         let version: Int
@@ -104,6 +108,47 @@ enum SchemaMigrations {
                 )
                 """,
                 "CREATE INDEX jobcast_wechat_digest_postings_key ON jobcast_wechat_digest_postings (posting_id, content_hash)",
+            ]
+        ),
+        Migration(
+            version: 3,
+            name: "operator console: audit log, channel controls, worker heartbeats",
+            statements: [
+                """
+                CREATE TABLE jobcast_operator_actions (
+                    id {{ID}},
+                    at_ms BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL CHECK (action IN ('replay', 'purge', 'pause', 'resume')),
+                    channel TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    count INTEGER NOT NULL
+                )
+                """,
+                "CREATE INDEX jobcast_operator_actions_at ON jobcast_operator_actions (at_ms)",
+                """
+                CREATE TABLE jobcast_channel_controls (
+                    channel TEXT PRIMARY KEY,
+                    paused INTEGER NOT NULL CHECK (paused IN (0, 1)),
+                    reason TEXT,
+                    changed_by TEXT NOT NULL,
+                    changed_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE jobcast_worker_heartbeats (
+                    worker_id TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    started_ms BIGINT NOT NULL,
+                    last_ms BIGINT NOT NULL,
+                    in_flight INTEGER NOT NULL,
+                    per_minute DOUBLE PRECISION NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('active', 'standby')),
+                    PRIMARY KEY (worker_id, channel)
+                )
+                """,
             ]
         ),
     ]

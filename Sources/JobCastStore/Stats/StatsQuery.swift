@@ -16,6 +16,8 @@ public enum StatsDimension: String, Sendable, Codable, CaseIterable {
 public struct StatsQuery: Sendable, Hashable {
     /// Only attempts at or after this time (nil: all time).
     public var since: Date?
+    /// Only attempts before this time (nil: up to now). `jobcast report --until` and `jobcast stats --until`.
+    public var until: Date?
     /// Only this channel (nil: both).
     public var channel: DeliveryChannel?
     /// The breakdown tables to compute.
@@ -25,11 +27,13 @@ public struct StatsQuery: Sendable, Hashable {
 
     public init(
         since: Date? = nil,
+        until: Date? = nil,
         channel: DeliveryChannel? = nil,
         dimensions: [StatsDimension] = StatsDimension.allCases,
         topEmployers: Int = 10
     ) {
         self.since = since
+        self.until = until
         self.channel = channel
         self.dimensions = dimensions
         self.topEmployers = topEmployers

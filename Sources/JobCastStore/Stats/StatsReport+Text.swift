@@ -6,7 +6,7 @@ extension StatsReport {
     public func renderText() -> String {
         var out: [String] = []
         let channelNames = channels.map(\.rawValue).joined(separator: ", ")
-        out.append("JobCast delivery figures 投递统计 — store: \(store), since: \(since ?? "all time"), channels: \(channelNames)")
+        out.append("JobCast delivery figures 投递统计 — store: \(store), since: \(since ?? "all time")\(until.map { ", until: \($0)" } ?? ""), channels: \(channelNames)")
         out.append("generated \(generatedAt)")
         out.append("")
         out.append("Totals 总计: \(Self.number(totals.postings)) postings 岗位信息, \(Self.number(totals.employers)) employers 用人单位, \(Self.positions(totals.positions))")
@@ -66,6 +66,34 @@ extension StatsReport {
             out.append(broker.queues.isEmpty ? "  (the broker reported no JobCast queues)" : queueTable.render())
         } else {
             out.append("broker: not reachable (\(broker.error ?? "unknown reason")); queue depths not shown")
+        }
+        if let controls {
+            out.append("")
+            out.append("Channels 渠道状态")
+            for c in controls {
+                if c.paused {
+                    let reason = c.reason.map { ": \($0)" } ?? ""
+                    out.append("  \(c.channel.rawValue): PAUSED 已暂停 by \(c.changedBy ?? "?") at \(c.changedAt ?? "?")\(reason)")
+                } else {
+                    out.append("  \(c.channel.rawValue): running 运行中\(c.changedBy.map { " (resumed by \($0) at \(c.changedAt ?? "?"))" } ?? "")")
+                }
+            }
+        }
+        if let workers {
+            out.append("")
+            out.append("Workers 工作进程 (heartbeats of the last day; gone: silent for more than 30 s)")
+            if workers.isEmpty {
+                out.append("  (no worker has sent a heartbeat)")
+            } else {
+                var table = TextTable(header: ["worker", "channel", "host", "version", "role", "state", "last heartbeat", "in flight", "per min"])
+                for w in workers {
+                    table.add([
+                        w.workerId, w.channel.rawValue, w.host, w.version, w.role, w.gone ? "GONE 失联" : "live",
+                        "\(Int(w.secondsSinceHeartbeat)) s ago", Self.number(w.inFlight), String(format: "%.1f", w.deliveriesPerMinute),
+                    ])
+                }
+                out.append(table.render())
+            }
         }
         return out.joined(separator: "\n") + "\n"
     }

@@ -9,12 +9,66 @@ public struct StatsReport: Sendable, Codable, Hashable {
     public var store: String
     /// The window's start, ISO 8601 UTC; nil for all time.
     public var since: String?
+    /// The window's end (exclusive), ISO 8601 UTC; nil for up to now.
+    public var until: String?
     /// The channels covered.
     public var channels: [DeliveryChannel]
     public var totals: TotalFigures
     public var breakdowns: [Breakdown]
     public var latency: [LatencyFigures]
     public var broker: BrokerStatus
+    /// Whether each channel is paused (``FleetControl``); nil when the report was made without them.
+    public var controls: [ControlLine]?
+    /// The workers' heartbeats (``FleetControl``); nil when the report was made without them.
+    public var workers: [WorkerLine]?
+
+    /// A channel's pause state, as the report shows it.
+    public struct ControlLine: Sendable, Codable, Hashable {
+        public var channel: DeliveryChannel
+        public var paused: Bool
+        public var reason: String?
+        public var changedBy: String?
+        public var changedAt: String?
+
+        public init(_ control: ChannelControl) {
+            channel = control.channel
+            paused = control.paused
+            reason = control.reason
+            changedBy = control.changedBy
+            changedAt = control.changedAt.map(StatsReport.iso8601)
+        }
+    }
+
+    /// A worker's last heartbeat, as the report shows it.
+    public struct WorkerLine: Sendable, Codable, Hashable {
+        public var workerId: String
+        public var channel: DeliveryChannel
+        public var host: String
+        public var version: String
+        public var startedAt: String
+        public var lastHeartbeatAt: String
+        public var secondsSinceHeartbeat: Double
+        public var inFlight: Int
+        public var deliveriesPerMinute: Double
+        public var role: String
+        /// No heartbeat for more than 30 s.
+        public var gone: Bool
+
+        public init(_ status: WorkerStatus) {
+            let h = status.heartbeat
+            workerId = h.workerID
+            channel = h.channel
+            host = h.host
+            version = h.version
+            startedAt = StatsReport.iso8601(h.startedAt)
+            lastHeartbeatAt = StatsReport.iso8601(h.at)
+            secondsSinceHeartbeat = (status.secondsSinceHeartbeat * 10).rounded() / 10
+            inFlight = h.inFlight
+            deliveriesPerMinute = (h.deliveriesPerMinute * 10).rounded() / 10
+            role = h.role.rawValue
+            gone = status.gone
+        }
+    }
 
     public init(
         generatedAt: Date,
@@ -26,6 +80,7 @@ public struct StatsReport: Sendable, Codable, Hashable {
         self.generatedAt = Self.iso8601(generatedAt)
         self.store = store
         self.since = query.since.map(Self.iso8601)
+        self.until = query.until.map(Self.iso8601)
         self.channels = query.channels
         self.totals = figures.totals
         self.breakdowns = figures.breakdowns
@@ -48,7 +103,11 @@ public struct StatsReport: Sendable, Codable, Hashable {
     ) async throws -> StatsReport {
         async let broker = BrokerStatus.ask(queues, timeout: brokerTimeout)
         let figures = try await store.figures(query)
-        return StatsReport(generatedAt: now, store: store.backendName, query: query, figures: figures, broker: await broker)
+        var report = StatsReport(generatedAt: now, store: store.backendName, query: query, figures: figures, broker: await broker)
+        report.controls = try await store.channelControls().filter { query.channels.contains($0.channel) }.map(ControlLine.init)
+        report.workers = try await store.workers(goneAfter: .seconds(30), seenWithin: .seconds(86_400), now: now)
+            .filter { query.channels.contains($0.heartbeat.channel) }.map(WorkerLine.init)
+        return report
     }
 
     /// The report as JSON: snake_case keys, sorted; pretty-printed, or on one line.
