@@ -30,13 +30,18 @@ public final class ChannelWorker: Service, Sendable {
     /// Stop once the channel's queue and its retry queues are empty and nothing is in flight.
     let untilEmpty: Bool
     private let stopSignal = StopSignal()
-    private let status = Mutex(WorkerStatus())
+    private let status = Mutex(ChannelWorkerState())
     let metrics: WorkerMetrics
+
+    /// Where the fleet's controls (pause) and this worker's heartbeats live; nil runs without them.
+    let control: (any FleetControl)?
+    let startedAt = Date()
 
     public init(
         driver: any ChannelDriver, store: any OutcomeStore, brokers: [AMQPConfiguration], settings: WorkerSettings,
-        untilEmpty: Bool = false, logger: Logger
+        untilEmpty: Bool = false, control: (any FleetControl)? = nil, logger: Logger
     ) {
+        self.control = control
         self.driver = driver
         self.store = store
         self.brokers = brokers
@@ -54,10 +59,16 @@ public final class ChannelWorker: Service, Sendable {
     /// Messages handled (recorded and acked) since start.
     public var handledCount: Int { status.withLock { $0.handled } }
 
-    /// Whether this worker is ready, and in words why not: for `/readyz`.
+    /// Whether this worker is ready, and in words why not: for `/readyz`. A paused channel is ready: it is
+    /// healthy and does what an operator asked (the messages wait in the queue).
     public var readiness: (ready: Bool, state: String) {
         status.withLock { status in
             if let problem = status.storeProblem { return (false, "not recording: \(problem); no new messages are taken until it answers") }
+            if let pause = status.paused {
+                let by = pause.changedBy.map { " by \($0)" } ?? ""
+                let reason = pause.reason.map { ": \($0)" } ?? ""
+                return (true, "paused\(by)\(reason); messages wait in the queue until `jobcast resume --channel \(driver.channel.rawValue)`")
+            }
             return status.consuming ? (true, "consuming") : (false, "not consuming (connecting to the broker)")
         }
     }
@@ -67,17 +78,32 @@ public final class ChannelWorker: Service, Sendable {
 
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await self.runUntilStopped()
+            try await withThrowingDiscardingTaskGroup { group in
+                if let control = self.control, !self.untilEmpty {
+                    group.addTask { await self.watchFleet(control) }
+                }
+                try await self.runUntilStopped()
+                self.stopSignal.fire()
+            }
+            if let control = self.control, !self.untilEmpty {
+                try? await control.removeHeartbeat(workerID: self.settings.workerID, channel: self.driver.channel)
+            }
         } onGracefulShutdown: {
             self.stopSignal.fire()
         }
     }
 
+    private var isPaused: Bool { status.withLock { $0.paused != nil } }
+
     private func runUntilStopped() async throws {
         var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(30))
         while !stopSignal.isFired && !Task.isCancelled {
+            if isPaused {
+                try? await stopSignal.sleep(seconds: 1)
+                continue
+            }
             do {
-                if try await session() { return }
+                if try await session(), stopSignal.isFired { return }
                 backoff.reset()
             } catch let error as AMQPError {
                 setConsuming(false)
@@ -91,6 +117,63 @@ public final class ChannelWorker: Service, Sendable {
                 guard !stopSignal.isFired else { return }
                 try? await stopSignal.sleep(seconds: 0.5)
             }
+        }
+    }
+
+    /// Every 2 s: reads the channel's pause control (a session stops taking messages within one housekeeping tick of
+    /// a pause, finishing what it holds); every 5 s: writes this worker's heartbeat.
+    private func watchFleet(_ control: any FleetControl) async {
+        var lastHeartbeat = ContinuousClock.now - .seconds(60)
+        var lastHandled = 0
+        var lastHandledAt = ContinuousClock.now
+        var perMinute = 0.0
+        var lastDelivery = ContinuousClock.now - .seconds(3600)
+        var reportedFailure = false
+        while !stopSignal.isFired && !Task.isCancelled {
+            do {
+                let current = try await control.channelControl(driver.channel)
+                let pause = current.paused ? current : nil
+                let changed = status.withLock { state -> Bool in
+                    defer { state.paused = pause }
+                    return (state.paused == nil) != (pause == nil)
+                }
+                if changed {
+                    metrics.paused.record(pause == nil ? 0 : 1)
+                    if let pause {
+                        logger.notice(
+                            "channel paused: finishing what is in flight, then taking no messages until resumed",
+                            metadata: ["paused.by": "\(pause.changedBy ?? "-")", "paused.reason": "\(pause.reason ?? "-")"])
+                    } else {
+                        logger.notice("channel resumed: taking messages again")
+                    }
+                }
+                let now = ContinuousClock.now
+                if now - lastHeartbeat >= .seconds(5) {
+                    let (handled, inFlight, consuming) = status.withLock { ($0.handled, $0.inFlight, $0.consuming) }
+                    if handled != lastHandled { lastDelivery = now }
+                    let elapsed = Double((now - lastHandledAt).components.seconds) + Double((now - lastHandledAt).components.attoseconds) / 1e18
+                    if elapsed > 0 { perMinute = Double(handled - lastHandled) * 60 / elapsed }
+                    (lastHandled, lastHandledAt) = (handled, now)
+                    // The WeChat queue's single active consumer is the one that receives messages; RabbitMQ 3.10 does not
+                    // tell a consumer which it is, so a worker that took nothing for a minute reports itself standing by.
+                    let active = driver.channel != .wechat || inFlight > 0 || now - lastDelivery < .seconds(60)
+                    try await control.heartbeat(
+                        worker: WorkerHeartbeat(
+                            workerID: settings.workerID, channel: driver.channel, host: ProcessInfo.processInfo.hostName, version: JobCastVersion.current,
+                            startedAt: startedAt, inFlight: inFlight, deliveriesPerMinute: perMinute, role: consuming && active ? .active : .standby))
+                    lastHeartbeat = now
+                }
+                if reportedFailure {
+                    logger.notice("the fleet controls answer again")
+                    reportedFailure = false
+                }
+            } catch {
+                if !reportedFailure {
+                    logger.warning("cannot read the pause control or write the heartbeat; trying again", metadata: ["error": "\(error)"])
+                    reportedFailure = true
+                }
+            }
+            try? await stopSignal.sleep(seconds: 2)
         }
     }
 
@@ -139,12 +222,15 @@ public final class ChannelWorker: Service, Sendable {
             configuration: .init(
                 batchLimit: driver.batchLimit, batchWindow: driver.batchWindow, maxConcurrentBatches: max(1, driver.maxConcurrentBatches),
                 singleAckThreshold: max(1, settings.prefetch / 4), shutdownTimeout: .milliseconds(Int(settings.shutdownTimeout * 1000))),
-            stopSignal: stopSignal, untilEmpty: untilEmpty, retryWait: .seconds((policy.delays.max() ?? 0) + 300), metrics: metrics,
+            stopSignal: stopSignal, pauseRequested: { self.isPaused }, untilEmpty: untilEmpty, retryWait: .seconds((policy.delays.max() ?? 0) + 300), metrics: metrics,
             logger: logger,
             reportStoreProblem: { problem in self.status.withLock { $0.storeProblem = problem } })
         defer { setConsuming(false) }
-        return try await session.run(deliveries: consumer, broker: broker) { handled in
-            self.status.withLock { $0.handled += handled }
+        return try await session.run(deliveries: consumer, broker: broker) { handled, inFlight in
+            self.status.withLock {
+                $0.handled += handled
+                $0.inFlight = inFlight
+            }
         }
     }
 
@@ -218,13 +304,17 @@ final class AMQPSessionBroker: SessionBroker {
     }
 }
 
-struct WorkerStatus {
+struct ChannelWorkerState {
     var consuming = false
     /// Connections made so far: every one after the first is a reconnect.
     var connections = 0
     var handled = 0
     /// Why outcomes cannot be recorded right now.
     var storeProblem: String?
+    /// The pause control while the channel is paused.
+    var paused: ChannelControl?
+    /// Messages held and not yet acknowledged.
+    var inFlight = 0
 }
 
 /// A one-way switch that stop requests flip.

@@ -1,3 +1,4 @@
+import JobCastCore
 import ArgumentParser
 
 @main
@@ -9,6 +10,7 @@ struct JobCast: AsyncParsableCommand {
             Every setting is an environment variable (JOBCAST_*). The broker is JOBCAST_AMQP_URL,
             default amqp://guest:guest@127.0.0.1:5672/%2F.
             """,
+        version: JobCastVersion.current,
         subcommands: [
             PingCommand.self,
             PublishCommand.self, WithdrawCommand.self,

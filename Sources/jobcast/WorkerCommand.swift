@@ -106,7 +106,8 @@ struct WorkerCommand: AsyncParsableCommand {
             let driver = PlatformDriver(
                 destination: destination, renderer: PlatformRenderer(templates: templates, configuration: render),
                 concurrency: workerSettings.concurrency)
-            workers.append(ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, logger: logger))
+            workers.append(
+                ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store, logger: logger))
         }
         if channel != .platform {
             let destination = ChannelFactory.wechat(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)
@@ -114,7 +115,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 destination: destination, renderer: WeChatRenderer(templates: templates, configuration: render), ledger: store,
                 workerID: workerSettings.workerID, digestMax: workerSettings.digestMax,
                 digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)), logger: logger)
-            workers.append(ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, logger: logger))
+            workers.append(
+                ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store, logger: logger))
         }
         logger.info(
             "worker starting",

@@ -56,7 +56,7 @@ struct DeadLetterCategoryTests {
             MetricNames.messagesConsumed, MetricNames.deliveries, MetricNames.retries, MetricNames.deadLetters, MetricNames.deliveryDuration,
             MetricNames.enqueueToDelivery, MetricNames.inFlight, MetricNames.wechatTokenRefreshes, MetricNames.wechatDigestsPublished,
             MetricNames.storeBatchSize, MetricNames.storeBatchDuration, MetricNames.brokerConnected, MetricNames.brokerReconnects,
-            MetricNames.queueDepth, MetricNames.queueConsumers, MetricNames.queueDepthUp,
+            MetricNames.queueDepth, MetricNames.queueConsumers, MetricNames.queueDepthUp, MetricNames.channelPaused,
         ]
         #expect(Set(families) == Set(MetricNames.help.keys))
         #expect(families.allSatisfy { $0.hasPrefix("jobcast_") })

@@ -221,7 +221,7 @@ struct WorkerCoreTests {
             configuration: .init(
                 batchLimit: driver.batchLimit, batchWindow: driver.batchWindow, maxConcurrentBatches: driver.maxConcurrentBatches,
                 singleAckThreshold: max(1, prefetch / 4), shutdownTimeout: .seconds(5)),
-            stopSignal: stop, untilEmpty: untilEmpty, retryWait: .seconds(5), metrics: metrics, logger: logger,
+            stopSignal: stop, pauseRequested: { false }, untilEmpty: untilEmpty, retryWait: .seconds(5), metrics: metrics, logger: logger,
             reportStoreProblem: { problemsBox.append($0) })
         return Rig(broker: broker, store: store, session: session, stop: stop, problems: problemsBox)
     }
@@ -251,7 +251,7 @@ struct WorkerCoreTests {
         let driver = ScriptedDriver { _ in .delivered(status: 200) }
         let rig = Self.rig(driver: driver)
         rig.broker.enqueue(try Self.bodies(1000))
-        let done = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _ in }
+        let done = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _, _ in }
         #expect(done)
         #expect(rig.store.attempts.count == 1000)
         #expect(Set(rig.store.attempts.map(\.outcome)) == [.delivered])
@@ -268,7 +268,7 @@ struct WorkerCoreTests {
         let store = InMemoryOutcomeStore(refusing: { $0.postingId == "core-7" })
         let rig = Self.rig(driver: ScriptedDriver { _ in .delivered(status: 200) }, store: store)
         rig.broker.enqueue(try Self.bodies(20))
-        _ = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _ in }
+        _ = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _, _ in }
         #expect(rig.broker.acknowledged == 20 && rig.broker.unacknowledged == 0)
         let recorded = store.attempts.filter { $0.outcome == .delivered }.map(\.postingId)
         #expect(Set(recorded).count == 19 && !recorded.contains("core-7"))
@@ -287,7 +287,7 @@ struct WorkerCoreTests {
         let driver = ScriptedDriver { _ in .delivered(status: 200) }
         let rig = Self.rig(driver: driver, store: store, prefetch: 10, untilEmpty: false)
         rig.broker.enqueue(try Self.bodies(30))
-        let run = Task { try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _ in } }
+        let run = Task { try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _, _ in } }
         try await waitFor(seconds: 10) { driver.seen.withLock { $0.count } >= 10 }
         try await Task.sleep(for: .milliseconds(500))
         #expect(rig.broker.acknowledged == 0)
@@ -307,7 +307,7 @@ struct WorkerCoreTests {
         let rig = Self.rig(driver: driver)
         rig.broker.refuseNextCopies(3)
         rig.broker.enqueue(try Self.bodies(1))
-        _ = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _ in }
+        _ = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _, _ in }
         #expect(driver.seen.withLock { $0.count } == 1)  // delivered once, not once per refused copy
         #expect(rig.broker.published.count == 1)
         #expect(rig.broker.acknowledged == 1)
@@ -319,7 +319,7 @@ struct WorkerCoreTests {
         let driver = ScriptedDriver { _ in .retry(DeliveryFailure(.httpStatus, status: 503, reason: "HTTP 503: busy")) }
         let rig = Self.rig(driver: driver, policy: RetryPolicy(maxAttempts: 1, delays: [1]))
         rig.broker.enqueue(try Self.bodies(2))
-        _ = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _ in }
+        _ = try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _, _ in }
         let dead = rig.broker.published.filter { $0.exchange == QueueNames.deadLetterExchange }
         #expect(dead.count == 2)
         #expect(dead.allSatisfy { ($0.properties.headers?[DeadLetterHeaders.reason]?.stringValue ?? "").hasPrefix("retries exhausted after 1 attempts: HTTP 503") })
@@ -334,7 +334,7 @@ struct WorkerCoreTests {
         }
         let rig = Self.rig(driver: driver, prefetch: 10, untilEmpty: false)
         rig.broker.enqueue(try Self.bodies(10))
-        let run = Task { try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _ in } }
+        let run = Task { try await rig.session.run(deliveries: rig.broker.consume(), broker: rig.broker) { _, _ in } }
         try await waitFor(seconds: 10) { driver.seen.withLock { $0.count } >= 1 }
         rig.broker.loseConnection()
         gate.withLock { $0 = false }

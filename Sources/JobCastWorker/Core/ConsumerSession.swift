@@ -25,6 +25,8 @@ struct ConsumerSession: Sendable {
     let store: any OutcomeStore
     let configuration: PipelineStateMachine<ReadyMessage>.Configuration
     let stopSignal: StopSignal
+    /// An operator paused the channel: stop taking messages as on a stop request (the worker waits for the resume).
+    let pauseRequested: @Sendable () -> Bool
     let untilEmpty: Bool
     let retryWait: Duration
     let metrics: WorkerMetrics
@@ -44,7 +46,7 @@ struct ConsumerSession: Sendable {
     /// Returns true when the worker is done (stopped, or drained with `--until-empty`); throws when the
     /// session was lost (the caller reconnects).
     func run<Deliveries: AsyncSequence & Sendable>(
-        deliveries: Deliveries, broker: any SessionBroker, onHandled: @escaping @Sendable (Int) -> Void
+        deliveries: Deliveries, broker: any SessionBroker, onHandled: @escaping @Sendable (_ handled: Int, _ inFlight: Int) -> Void
     ) async throws -> Bool where Deliveries.Element == [AMQPDelivery] {
         let (events, sink) = AsyncStream<Event>.makeStream()
         let recorder = OutcomeRecorder(
@@ -151,12 +153,14 @@ struct ConsumerSession: Sendable {
                     if untilEmpty { for key in retries { awaitedRetries[key] = now } }
                     actions = machine.delivered(settled: settled, now: now)
                 case .recorded(let tags, let abandoned, let handled):
-                    onHandled(handled)
                     actions = machine.recorded(tags, abandoned: abandoned)
                     metrics.inFlight.set(machine.acks.unacknowledged)
+                    onHandled(handled, machine.acks.unacknowledged)
                 case .tick:
-                    if stopSignal.isFired, machine.phase == .running {
-                        logger.info("stopping: no new messages; finishing in-flight deliveries", metadata: ["in_flight": "\(machine.acks.unacknowledged)"])
+                    if stopSignal.isFired || pauseRequested(), machine.phase == .running {
+                        logger.info(
+                            "\(stopSignal.isFired ? "stopping" : "pausing"): no new messages; finishing in-flight deliveries",
+                            metadata: ["in_flight": "\(machine.acks.unacknowledged)"])
                         actions = machine.stop(now: now)
                     } else {
                         actions = machine.tick(now: now)

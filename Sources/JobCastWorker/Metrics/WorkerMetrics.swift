@@ -33,6 +33,8 @@ public enum MetricNames {
     public static let storeBatchDuration = "jobcast_store_batch_duration_seconds"
     /// Gauge {channel}: 1 while the channel's worker is connected and consuming, else 0.
     public static let brokerConnected = "jobcast_broker_connected"
+    /// Gauge {channel}: 1 while an operator has paused the channel (`jobcast pause`), else 0.
+    public static let channelPaused = "jobcast_channel_paused"
     /// Counter {channel}: connections lost and reconnected.
     public static let brokerReconnects = "jobcast_broker_reconnects_total"
     /// Gauge {queue}: messages ready in each JobCast queue, read from the broker by passive declare.
@@ -57,6 +59,7 @@ public enum MetricNames {
         storeBatchDuration: "Seconds one delivery-store transaction took.",
         brokerConnected: "1 while the channel's worker is connected to RabbitMQ and consuming, else 0.",
         brokerReconnects: "Connections to RabbitMQ made again after one was lost.",
+        channelPaused: "1 while an operator has paused the channel (jobcast pause), else 0.",
         queueDepth: "Messages ready in each JobCast queue, read from the broker.",
         queueConsumers: "Consumers on each JobCast queue, read from the broker.",
         queueDepthUp: "1 when the last queue-depth read reached the broker, else 0.",
@@ -89,6 +92,7 @@ struct WorkerMetrics: Sendable {
     let storeBatchDuration: Metrics.Timer
     let brokerConnected: Gauge
     let brokerReconnects: Counter
+    let paused: Gauge
 
     init(channel: DeliveryChannel) {
         self.channel = channel
@@ -102,6 +106,8 @@ struct WorkerMetrics: Sendable {
         storeBatchDuration = Metrics.Timer(label: MetricNames.storeBatchDuration, dimensions: dimensions)
         brokerConnected = Gauge(label: MetricNames.brokerConnected, dimensions: dimensions)
         brokerReconnects = Counter(label: MetricNames.brokerReconnects, dimensions: dimensions)
+        paused = Gauge(label: MetricNames.channelPaused, dimensions: dimensions)
+        paused.record(0)
         // Every outcome starts at 0, so that rates and alerts see the series before the first event.
         for outcome in AttemptOutcome.allCases { _ = deliveries(outcome) }
         for category in DeadLetterCategory.allCases { _ = deadLetters(category) }
