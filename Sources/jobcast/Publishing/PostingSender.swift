@@ -51,9 +51,11 @@ struct PostingSender {
         var failure: (any Error)?
         if dryRun || strict {
             var held: [PreparedPosting] = []
-            while let batch = await pipe.receive() {
-                tally.take(batch)
+            while var batch = await pipe.receive() {
+                // Held back, and counted by the tally only when (and if) they are published.
                 if !dryRun { held += batch.postings }
+                batch.postings = []
+                tally.take(batch)
             }
             if !dryRun && tally.summary.rejected == 0 && tally.inputError == nil {
                 failure = await publish(ReadBatchPipe(holding: ReadBatch(postings: held)), tally: tally)
