@@ -12,6 +12,7 @@ final class Costs: @unchecked Sendable {
         case workerHTTP = "worker, HTTP stand-in"
 
         var publishes: Bool { self == .rawPublish || self == .jobcastPublish }
+        var isWorker: Bool { self == .workerOutbox || self == .workerHTTP }
     }
 
     struct CPU: Sendable {
@@ -69,7 +70,7 @@ final class Costs: @unchecked Sendable {
             row.append(per(syscalls.map { ($0["fsync"] ?? 0) + ($0["fdatasync"] ?? 0) }))
             row.append(per(syscalls.map { $0["futex"] ?? 0 }))
             row.append(per(syscalls.map { calls in Self.writes.reduce(0) { $0 + (calls[$1] ?? 0) } }))
-            row.append(program.publishes ? "" : per(count?.sql))
+            row.append(program.isWorker ? per(count?.sql) : "")
             // A publisher receives confirms (basic.ack from the broker); a consumer sends acks.
             let frames = count?.frames
             row.append(per(frames.map { program.publishes ? $0.toClient[AMQPFrameProxy.basicAck] ?? 0 : $0.toBroker[AMQPFrameProxy.basicAck] ?? 0 }))
