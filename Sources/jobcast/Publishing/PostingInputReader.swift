@@ -45,7 +45,7 @@ struct PostingInputReader: Sendable {
     func start(into pipe: ReadBatchPipe) {
         let thread = Thread { readAll(into: pipe) }
         thread.name = "jobcast-read"
-        thread.stackSize = 8 << 20
+        thread.stackSize = 8 << 20  // as a main thread has: deeply nested hostile input recurses in the JSON parsers
         thread.start()
     }
 
