@@ -34,4 +34,5 @@ swift build -c "$config" --scratch-path "$scratch" --product jobcast-benchmark >
 bin=$(swift build -c "$config" --scratch-path "$scratch" --show-bin-path)
 
 "$bin/jobcast-benchmark" --port "$port" --jobcast "$bin/jobcast" --raw "$scratch/raw_amqp" \
+    --broker-pid-file "$(realpath -m "${JOBCAST_RABBITMQ_BASE:-var/rabbitmq}")/jobcast-bench/pid" \
     --build "$config" --command "scripts/bench.sh${*:+ $*}" ${args[@]+"${args[@]}"}

@@ -14,6 +14,9 @@ struct ChildRun: Sendable {
     var seconds: Double
     /// The most resident memory it ever held (`VmHWM` of `/proc/PID/status`, sampled every 20 ms), in KiB.
     var peakRSSKiB: Int
+    /// CPU time it used, user and system, all threads (`utime + stime` of `/proc/PID/stat`, read when it has
+    /// exited but is not yet reaped, so nothing is missed).
+    var cpuSeconds: Double
 
     var peakRSSMiB: Double { Double(peakRSSKiB) / 1024 }
 
@@ -49,13 +52,17 @@ final class Child: Sendable {
     func finish(timeout: Double) async throws -> ChildRun {
         let deadline = started + .milliseconds(Int(timeout * 1000))
         var peak = 0
+        var cpu = 0.0
         while true {
-            // Read before polling: once reaped, /proc no longer has it.
+            // Read before polling: once reaped, /proc no longer has it. Reap only a zombie (state Z), whose
+            // CPU times are final.
             peak = max(peak, Self.peakRSSKiB(process.pid))
-            if let status = process.poll() {
+            let stat = ProcessStat.read(process.pid)
+            if let stat { cpu = stat.cpuSeconds }
+            if stat == nil || stat?.state == "Z", let status = process.poll() {
                 let seconds = (ContinuousClock.now - started).seconds
                 let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                return ChildRun(status: status, output: output, seconds: seconds, peakRSSKiB: peak)
+                return ChildRun(status: status, output: output, seconds: seconds, peakRSSKiB: peak, cpuSeconds: cpu)
             }
             if ContinuousClock.now > deadline {
                 process.signal(SIGKILL)
@@ -82,6 +89,26 @@ final class Child: Sendable {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+}
+
+/// The fields of `/proc/PID/stat` the benchmark uses.
+struct ProcessStat {
+    /// R, S, D, Z, …
+    var state: Character
+    /// utime + stime, every thread of the process.
+    var cpuSeconds: Double
+
+    static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    static func read(_ pid: pid_t) -> ProcessStat? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm) ": state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let state = fields[0].first, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return ProcessStat(state: state, cpuSeconds: (user + system) / ticksPerSecond)
     }
 }
 

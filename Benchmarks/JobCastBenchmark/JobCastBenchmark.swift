@@ -5,6 +5,7 @@
 import ArgumentParser
 import ChannelStandIns
 import Foundation
+import JobCastTestSupport
 import Logging
 
 struct BenchmarkConfiguration: Sendable {
@@ -58,9 +59,16 @@ struct JobCastBenchmark: AsyncParsableCommand {
     @Option(help: "The build configuration to quote in the results.")
     var build = "release"
 
+    @Option(help: "The RabbitMQ node's pid file, for the broker's CPU time per message.")
+    var brokerPidFile: String?
+
+    @Option(help: "Postings in the counting pass (syscalls under strace, SQL statements, AMQP frames through a proxy); 0 skips it.")
+    var countPostings = 5000
+
     mutating func run() async throws {
         if tiny {
             postings = min(postings, 300)
+            countPostings = min(countPostings, postings)
             rounds = 1
             latencySeconds = min(latencySeconds, 2)
         }
@@ -79,9 +87,10 @@ struct JobCastBenchmark: AsyncParsableCommand {
         let platformURL = try await platform.start()
         var logger = Logger(label: "jobcast-benchmark")
         logger.logLevel = .warning
+        let costs = Costs()
         let measurements = Measurements(
             configuration: configuration, jobcast: URL(fileURLWithPath: jobcast), raw: URL(fileURLWithPath: raw), postingsFile: postingsFile,
-            messageSize: size, platform: platform, platformURL: platformURL, logger: logger)
+            messageSize: size, platform: platform, platformURL: platformURL, logger: logger, costs: costs, broker: brokerPidFile.map(BrokerCPU.init))
 
         var results = Results()
         do {
@@ -116,6 +125,9 @@ struct JobCastBenchmark: AsyncParsableCommand {
                     "latency \(round)/\(rounds): \(latency.postings) postings at \(n(latency.rate))/s: p50 \(ms(latency.p50)), p95 \(ms(latency.p95)), "
                         + "p99 \(ms(latency.p99)), max \(ms(latency.max)) ms; worker RSS \(m(latency.peakRSSMiB)) MiB")
             }
+            if countPostings > 0 {
+                try await countingPass(measurements, bodies: bodies, costs: costs)
+            }
         } catch {
             await platform.stop()
             throw error
@@ -123,9 +135,48 @@ struct JobCastBenchmark: AsyncParsableCommand {
         await platform.stop()
 
         let report = results.table(
-            configuration: configuration, messageSize: size, machine: machine, finished: MachineFacts.now(), command: command, build: build, tiny: tiny)
+            configuration: configuration, messageSize: size, machine: machine, finished: MachineFacts.now(), command: command, build: build, tiny: tiny,
+            costs: costs)
         print(report)
         try Data(report.utf8).write(to: work.appendingPathComponent("results.md"))
+    }
+
+    /// Each program once more on `countPostings` postings, through the frame-counting proxy, under strace when
+    /// it is installed, the store counting its statements: counts per message, no rates (strace slows
+    /// everything, and more postings then share a syscall: the counts are an upper bound's neighbour, not exact).
+    private func countingPass(_ timed: Measurements, bodies: SampleBodies, costs: Costs) async throws {
+        let proxy = AMQPFrameProxy(targetPort: port)
+        try proxy.start()
+        defer { proxy.stop() }
+        var configuration = timed.configuration
+        configuration.postings = countPostings
+        var counter = timed
+        counter.configuration = configuration
+        counter.postingsFile = timed.work.appendingPathComponent("postings-\(countPostings).jsonl")
+        _ = try bodies.write(count: countPostings, to: counter.postingsFile)
+        let strace = try await Self.workingStrace()
+        counter.counting = Measurements.Counting(strace: strace, proxy: proxy)
+        counter.broker = nil
+        _ = try await counter.rawPublish(round: 0)
+        _ = try await counter.jobcastPublish(round: 0, label: "count-outbox")
+        _ = try await counter.rawConsume(round: 0)
+        _ = try await counter.worker(round: 0, destination: .outbox)
+        _ = try await counter.jobcastPublish(round: 0, label: "count-http")
+        _ = try await counter.worker(round: 0, destination: .http)
+        costs.countingNote =
+            "counted in a separate pass of \(n(Double(countPostings))) postings (not timed): system calls with `strace -f -c` "
+            + (strace == nil ? "(strace is not installed or may not trace here: none counted)" : "(every thread; strace slows the program, so batches may grow and counts shrink a little)")
+            + ", SQL statements by the store itself (`JOBCAST_STORE_COUNT_SQL=1`), basic.ack frames by a TCP proxy that parses the AMQP frames "
+            + "(confirms the broker sends a publisher; acks a consumer sends). CPU: utime + stime of the program (all threads) and of the "
+            + "RabbitMQ node over the same run, medians of the timed rounds"
+        progress("counting pass: \(countPostings) postings, strace \(strace == nil ? "unavailable" : "on"), frames through 127.0.0.1:\(proxy.port)")
+    }
+
+    /// strace, if it is installed and may trace here (a container can forbid ptrace).
+    static func workingStrace() async throws -> URL? {
+        guard let path = ["/usr/bin/strace", "/bin/strace"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+        let probe = try await runProcess(URL(fileURLWithPath: path), ["-f", "-c", "-o", "/dev/null", "--", "/bin/true"])
+        return probe.status == 0 ? URL(fileURLWithPath: path) : nil
     }
 
     private func progress(_ line: String) {

@@ -9,19 +9,67 @@ import Logging
 /// The measurements of one benchmark run: the raw rabbitmq-c ceiling and JobCast's own figures, on one
 /// RabbitMQ node, with the same message size, confirm window and prefetch on both sides.
 struct Measurements {
-    let configuration: BenchmarkConfiguration
+    var configuration: BenchmarkConfiguration
     let jobcast: URL
     let raw: URL
-    let postingsFile: URL
+    var postingsFile: URL
     /// Mean size of one posting's JSON, in bytes: the raw side publishes messages of this size.
     let messageSize: Int
     let platform: PlatformStandIn
     let platformURL: String
     let logger: Logger
+    /// Where each program's per-message costs go.
+    var costs: Costs
+    /// The broker's CPU time, when its pid file is known.
+    var broker: BrokerCPU?
+    /// Set for the counting pass: the programs run through the frame-counting proxy (`childPort`), under strace
+    /// when it is there, with the store counting its SQL statements. Its rates mean nothing.
+    var counting: Counting?
+
+    struct Counting {
+        var strace: URL?
+        var proxy: AMQPFrameProxy
+    }
 
     var count: Int { configuration.postings }
     var work: URL { configuration.workDirectory }
+    /// The node, for the benchmark's own connections.
     var amqpURL: String { "amqp://guest:guest@127.0.0.1:\(configuration.port)/%2F" }
+    /// What the measured programs connect to: the node, or in the counting pass the proxy in front of it.
+    var childPort: Int { counting?.proxy.port ?? configuration.port }
+    var childURL: String { "amqp://guest:guest@127.0.0.1:\(childPort)/%2F" }
+
+    /// Runs one measured program to its end; records its CPU per message (timed rounds) or its counts
+    /// (counting pass) under `program`.
+    private func measured(
+        _ program: Costs.Program, _ name: String, _ executable: URL, _ arguments: [String], environment: [String: String] = [:], logPath: String
+    ) async throws -> ChildRun {
+        var executable = executable
+        var arguments = arguments
+        var environment = environment
+        var traceFile: String?
+        if let counting {
+            environment["JOBCAST_STORE_COUNT_SQL"] = "1"
+            if let strace = counting.strace {
+                traceFile = logPath + ".strace"
+                arguments = ["-f", "-c", "-o", traceFile!, "--", executable.path] + arguments
+                executable = strace
+            }
+            _ = counting.proxy.take()
+        }
+        let brokerBefore = broker?.seconds()
+        let run = try await Child.run(name, executable, arguments, environment: environment, logPath: logPath, timeout: configuration.timeout)
+        let brokerAfter = broker?.seconds()
+        if let counting {
+            let syscalls = traceFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }.map(Costs.parseStrace)
+            costs.record(program, counted: Costs.Counted(messages: count, syscalls: syscalls, sql: Costs.parseSQL(run.output), frames: counting.proxy.take()))
+        } else {
+            var brokerCPU: Double?
+            if let brokerBefore, let brokerAfter { brokerCPU = (brokerAfter - brokerBefore) * 1e6 / Double(count) }
+            costs.record(program, cpu: Costs.CPU(client: run.cpuSeconds * 1e6 / Double(count), broker: brokerCPU))
+        }
+        return run
+    }
     var platformQueue: String { QueueNames.channel(.platform) }
 
     // MARK: The ceiling: raw rabbitmq-c
@@ -29,17 +77,17 @@ struct Measurements {
     /// Raw publish of `count` messages to a queue of its own; leaves them there for ``rawConsume(round:)``.
     func rawPublish(round: Int) async throws -> Double {
         try await admin { channel in try await channel.queueDelete(rawQueue) }
-        let run = try await Child.run(
-            "raw publish", raw, ["publish", "127.0.0.1", "\(configuration.port)", rawQueue, "\(count)", "\(messageSize)", "\(configuration.window)"],
-            logPath: log("raw-publish-\(round)"), timeout: configuration.timeout)
+        let run = try await measured(
+            .rawPublish, "raw publish", raw, ["publish", "127.0.0.1", "\(childPort)", rawQueue, "\(count)", "\(messageSize)", "\(configuration.window)"],
+            logPath: log("raw-publish-\(round)"))
         return try rate(run, "publish")
     }
 
     /// Raw consume of the backlog ``rawPublish(round:)`` left, acking each message.
     func rawConsume(round: Int) async throws -> Double {
-        let run = try await Child.run(
-            "raw consume", raw, ["consume", "127.0.0.1", "\(configuration.port)", rawQueue, "\(count)", "\(configuration.prefetch)"],
-            logPath: log("raw-consume-\(round)"), timeout: configuration.timeout)
+        let run = try await measured(
+            .rawConsume, "raw consume", raw, ["consume", "127.0.0.1", "\(childPort)", rawQueue, "\(count)", "\(configuration.prefetch)"],
+            logPath: log("raw-consume-\(round)"))
         try await admin { channel in try await channel.queueDelete(rawQueue) }
         return try rate(run, "consume")
     }
@@ -93,10 +141,9 @@ struct Measurements {
             try await channel.queueDelete(QueueNames.channel(.wechat))
             try await channel.queuePurge(platformQueue)
         }
-        let run = try await Child.run(
-            "jobcast publish", jobcast, ["publish", postingsFile.path, "--json", "--window", "\(configuration.window)"],
-            environment: ["JOBCAST_AMQP_URL": amqpURL, "JOBCAST_LOG_LEVEL": "warning"], logPath: log("jobcast-publish-\(label)-\(round)"),
-            timeout: configuration.timeout)
+        let run = try await measured(
+            .jobcastPublish, "jobcast publish", jobcast, ["publish", postingsFile.path, "--json", "--window", "\(configuration.window)"],
+            environment: ["JOBCAST_AMQP_URL": childURL, "JOBCAST_LOG_LEVEL": "warning"], logPath: log("jobcast-publish-\(label)-\(round)"))
         let queued = try await queueDepth(platformQueue)
         guard queued == count else {
             throw BenchmarkFailure("jobcast publish left \(queued) postings on \(platformQueue), not \(count):\n\(run.output.suffix(2000))")
@@ -125,10 +172,11 @@ struct Measurements {
         let outbox = work.appendingPathComponent("outbox")
         try? FileManager.default.removeItem(at: outbox)
         await platform.clearRequests()
-        let run = try await Child.run(
-            "jobcast worker (\(destination.rawValue))", jobcast, ["worker", "--channel", "platform", "--until-empty"],
+        let run = try await measured(
+            destination == .outbox ? .workerOutbox : .workerHTTP, "jobcast worker (\(destination.rawValue))", jobcast,
+            ["worker", "--channel", "platform", "--until-empty"],
             environment: workerEnvironment(store: store, outbox: outbox, destination: destination),
-            logPath: log("worker-\(destination.rawValue)-\(round)"), timeout: configuration.timeout)
+            logPath: log("worker-\(destination.rawValue)-\(round)"))
         let (delivered, first, last) = try await deliveredSpan(store)
         guard delivered == count else {
             throw BenchmarkFailure("the worker delivered \(delivered) of \(count) postings (\(destination.rawValue)); its log:\n\(run.output.suffix(3000))")
@@ -256,7 +304,7 @@ struct Measurements {
 
     private func workerEnvironment(store: String, outbox: URL, destination: Destination) -> [String: String] {
         [
-            "JOBCAST_AMQP_URL": amqpURL, "JOBCAST_DATABASE_URL": "sqlite://\(store)", "JOBCAST_OUTBOX_DIR": outbox.path,
+            "JOBCAST_AMQP_URL": childURL, "JOBCAST_DATABASE_URL": "sqlite://\(store)", "JOBCAST_OUTBOX_DIR": outbox.path,
             "JOBCAST_PLATFORM_URL": destination == .http ? platformURL : "", "JOBCAST_PLATFORM_TOKEN": destination == .http ? platform.token : "",
             "JOBCAST_WORKER_PREFETCH": "\(configuration.prefetch)", "JOBCAST_LOG_LEVEL": "warning", "JOBCAST_WORKER_ID": "bench",
         ]

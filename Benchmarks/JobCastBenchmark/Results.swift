@@ -15,7 +15,7 @@ struct Results {
 
     func table(
         configuration: BenchmarkConfiguration, messageSize: Int, machine: MachineFacts, finished: MachineFacts, command: String, build: String,
-        tiny: Bool
+        tiny: Bool, costs: Costs
     ) -> String {
         let rawPub = median(rawPublish)
         let rawCon = median(rawConsume)
@@ -56,6 +56,14 @@ struct Results {
         text += "- machine: \(machine.cpu), \(machine.cores) cores, \(machine.memory), \(machine.kernel)\n"
         text += "- date: \(machine.date); load average at the start \(machine.load), at the end \(finished.load)\n"
         text += "- command: `\(command)` (\(build) build)\n\n"
+        text += markdown(rows)
+        text += "\nWhere the time goes, per message:\n\n" + markdown(costs.table())
+        if let note = costs.countingNote { text += "\n" + note + ".\n" }
+        return text
+    }
+
+    private func markdown(_ rows: [[String]]) -> String {
+        var text = ""
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for (index, row) in rows.enumerated() {
             text += "| " + row.enumerated().map { column, cell in cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) }.joined(separator: " | ") + " |\n"

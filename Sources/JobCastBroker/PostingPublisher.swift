@@ -73,9 +73,25 @@ public struct PostingPublisher: Sendable {
     /// - Throws: ``PublisherError``; `confirmed` says how many were confirmed (and reported) before.
     @discardableResult
     public func publish(_ messages: [AMQPOutgoingMessage], onConfirmed: (Int) -> Void = { _ in }) async throws(PublisherError) -> Statistics {
-        var run = Run(messages: messages, window: options.window)
+        var given: [AMQPOutgoingMessage]? = messages
+        return try await publish(
+            from: {
+                defer { given = nil }
+                return given
+            }, onConfirmed: onConfirmed)
+    }
+
+    /// Publishes what `next` hands over, batch by batch, while it is still being produced (`jobcast publish`
+    /// reads and validates its input meanwhile); `next` returns nil at the end. The messages are numbered in
+    /// the order they arrive, and `onConfirmed(index)` is called once for each as its confirm arrives. The
+    /// broker is reached when the first message is there: an input with none never connects.
+    /// - Throws: ``PublisherError``; `confirmed` says how many were confirmed (and reported) before.
+    @discardableResult
+    public func publish(from next: () async -> [AMQPOutgoingMessage]?, onConfirmed: (Int) -> Void = { _ in }) async throws(PublisherError) -> Statistics {
+        var run = Run(window: options.window)
         run.maxNacks = options.maxNacks
-        guard !messages.isEmpty else { return run.statistics }
+        await run.pull(from: next)
+        guard !run.isDone else { return run.statistics }
         var connection: AMQPConnection
         do {
             connection = try await AMQPConnection.connect(toAnyOf: nodes, logger: logger)
@@ -85,7 +101,7 @@ public struct PostingPublisher: Sendable {
         }
         while !run.isDone {
             do {
-                try await run.send(on: connection, onConfirmed: onConfirmed)
+                try await run.send(on: connection, source: next, onConfirmed: onConfirmed)
             } catch let error as PublisherError {
                 await connection.close()
                 throw error
@@ -93,7 +109,7 @@ public struct PostingPublisher: Sendable {
                 // The connection (or its channel) is gone: collect what was confirmed, queue the rest again.
                 logger.warning(
                     "AMQP connection lost while publishing; reconnecting",
-                    metadata: ["error": "\(error)", "publish.confirmed": "\(run.statistics.confirmed)", "publish.total": "\(messages.count)"])
+                    metadata: ["error": "\(error)", "publish.confirmed": "\(run.statistics.confirmed)", "publish.total": "\(run.messages.count)"])
                 await connection.close()
                 try run.requeueInFlight(onConfirmed: onConfirmed)
                 connection = try await reconnect(run: run)
@@ -127,11 +143,14 @@ public struct PostingPublisher: Sendable {
 
 /// The bookkeeping of one publish run, across connections.
 private struct Run {
-    let messages: [AMQPOutgoingMessage]
+    /// Every message handed over so far, by index.
+    private(set) var messages: [AMQPOutgoingMessage] = []
     let window: Int
+    /// The source has said there are no more.
+    private(set) var ended = false
     var statistics = PostingPublisher.Statistics()
-    private var confirmed: [Bool]
-    private var sendCount: [UInt8]
+    private var confirmed: [Bool] = []
+    private var sendCount: [UInt8] = []
     private var nackCount: [Int: Int] = [:]
     /// Indices to send (again) before `next`, in order.
     private var again: [Int] = []
@@ -142,18 +161,30 @@ private struct Run {
     private var inFlightHead = 0
     var maxNacks = 5
 
-    init(messages: [AMQPOutgoingMessage], window: Int) {
-        self.messages = messages
+    init(window: Int) {
         self.window = window
-        confirmed = Array(repeating: false, count: messages.count)
-        sendCount = Array(repeating: 0, count: messages.count)
     }
 
-    var isDone: Bool { statistics.confirmed == messages.count }
+    var isDone: Bool { ended && statistics.confirmed == messages.count }
+
+    /// Waits for the next messages from `source` (at least one) or the end of them.
+    mutating func pull(from source: () async -> [AMQPOutgoingMessage]?) async {
+        while !ended {
+            guard let batch = await source() else {
+                ended = true
+                return
+            }
+            guard !batch.isEmpty else { continue }
+            messages += batch
+            confirmed += repeatElement(false, count: batch.count)
+            sendCount += repeatElement(0, count: batch.count)
+            return
+        }
+    }
 
     /// Sends what is left on `connection` and waits for every confirm. Throws `PublisherError` for what a
     /// reconnect cannot fix, any other error when the connection or channel is lost.
-    mutating func send(on connection: AMQPConnection, onConfirmed: (Int) -> Void) async throws {
+    mutating func send(on connection: AMQPConnection, source: () async -> [AMQPOutgoingMessage]?, onConfirmed: (Int) -> Void) async throws {
         let channel = try await connection.openChannel()
         try await channel.confirmSelect(window: window)
         let chunkSize = max(1, min(window / 4, 256))
@@ -167,6 +198,12 @@ private struct Run {
             while chunk.count < chunkSize, next < messages.count {
                 chunk.append(next)
                 next += 1
+            }
+            if chunk.isEmpty && !ended {
+                // Everything handed over is sent: look at the confirms that came, then wait for more input.
+                try await settleFront(wait: false, onConfirmed: onConfirmed)
+                await pull(from: source)
+                continue
             }
             if chunk.isEmpty {
                 if inFlightHead == inFlight.count { return }

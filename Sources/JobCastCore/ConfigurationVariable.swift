@@ -89,5 +89,8 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         .init(
             "JOBCAST_LOG_LEVEL", default: "info", acceptsFile: false,
             "`trace`, `debug`, `info`, `notice`, `warning`, `error`"),
+        .init(
+            "JOBCAST_STORE_COUNT_SQL", default: "unset", acceptsFile: false,
+            "diagnostics: `1` makes a process that used the delivery store print how many SQL statements it ran when it exits (`scripts/bench.sh` uses it)"),
     ]
 }

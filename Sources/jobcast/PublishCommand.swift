@@ -8,9 +8,10 @@ struct PublishCommand: AsyncParsableCommand {
         commandName: "publish",
         abstract: "Validate postings from JSON, JSON Lines or CSV files and publish them to the broker.",
         discussion: """
-            Everything is read and validated before anything is sent; each bad posting is reported as \
+            Postings are validated and published while the input is read; each bad posting is reported as \
             FILE:LINE: /pointer: message on standard error. By default the valid postings are published and the \
-            exit status says that some were rejected; --strict publishes nothing when any is bad.
+            exit status says that some were rejected; --strict reads and validates everything first and publishes \
+            nothing when any is bad.
 
             Postings go to exchange jobcast.postings with routing key posting.<action>, persistent, \
             message_id = the posting id, mandatory, with publisher confirms: a posting counts as published only \
@@ -39,29 +40,12 @@ struct PublishCommand: AsyncParsableCommand {
     @OptionGroup var send: SendOptions
 
     func run() async throws {
-        var records: [PostingRecord] = []
-        var problems: [InputProblem] = []
-        let reader = PostingFileReader()
-        for file in files {
-            let data: Data
-            do {
-                data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
-            } catch {
-                printError("\(file): cannot read the file: \((error as NSError).localizedDescription)")
-                throw ExitCodes.input
-            }
-            let format = format ?? PostingInputFormat.guess(fromPath: file) ?? PostingInputFormat.sniff(data)
-            let result = reader.read(data, source: file, format: format)
-            records += result.records
-            problems += result.problems
-        }
-        let prepared = PreparedPosting.prepare(records)
-        problems += prepared.problems
-        let order = Dictionary(files.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        problems.sort { (order[$0.source] ?? 0, $0.line) < (order[$1.source] ?? 0, $1.line) }
-        let readCount = records.count + problems.filter { $0.pointer == nil }.count
-        try await PostingSender(options: send, strict: strict, dryRun: dryRun)
-            .run(records: readCount, postings: prepared.postings, problems: problems)
+        let inputs = try PostingInputReader.open(files)
+        let pipe = ReadBatchPipe()
+        PostingInputReader(inputs: inputs, format: format).start(into: pipe)
+        let sizes = inputs.map(\.size)
+        let inputBytes = sizes.contains(nil) ? nil : sizes.reduce(0) { $0 + $1! }
+        try await PostingSender(options: send, strict: strict, dryRun: dryRun).run(from: pipe, inputBytes: inputBytes)
     }
 }
 

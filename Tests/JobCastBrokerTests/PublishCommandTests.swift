@@ -145,4 +145,78 @@ struct PublishCommandTests {
             }
         }
     }
+
+    /// `count` sample postings under ids of their own, as JSON Lines.
+    static func generatedLines(count: Int, prefix: String) throws -> [String] {
+        let samples = try SampleData.jsonValues()
+        return (0..<count).map { index in
+            guard case .object(var object) = samples[index % samples.count] else { fatalError("a sample that is not an object") }
+            object["id"] = .string("\(prefix)-\(index)")
+            return String(decoding: JSONValue.object(object).canonicalData, as: UTF8.self)
+        }
+    }
+
+    @Test("postings are published while standard input is still being read (a slow pipe)", .timeLimit(.minutes(3)))
+    func streamsWhileReading() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobcast-stream-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lines = try Self.generatedLines(count: 2000, prefix: "stream-\(UUID().uuidString.prefix(8))")
+        let head = directory.appendingPathComponent("head.jsonl")
+        let tail = directory.appendingPathComponent("tail.jsonl")
+        let go = directory.appendingPathComponent("go")
+        try (lines[..<100].joined(separator: "\n") + "\n").write(to: head, atomically: true, encoding: .utf8)
+        try (lines[100...].joined(separator: "\n") + "\n").write(to: tail, atomically: true, encoding: .utf8)
+        try await TestExchange.with { setup in
+            // The producer writes 100 postings, then holds the pipe open until the test creates `go`.
+            let pipeline = """
+                { cat "\(head.path)"; while [ ! -e "\(go.path)" ]; do sleep 0.05; done; cat "\(tail.path)"; } \
+                | "\(try JobCastBinary.url().path)" publish - --json --exchange "\(setup.exchange)"
+                """
+            let publishing = Task {
+                try await runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", pipeline], environment: ["JOBCAST_AMQP_URL": setup.url])
+            }
+            // Before the rest of the input exists, the first postings must be on the queue (confirmed by the broker).
+            var onQueueBeforeEnd = 0
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let connection = try await TestNodes.connect(setup.url)
+                onQueueBeforeEnd = Int(try await connection.queueStatus(setup.queue)?.messageCount ?? 0)
+                await connection.close()
+                if onQueueBeforeEnd > 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            FileManager.default.createFile(atPath: go.path, contents: nil)
+            let result = try await publishing.value
+            #expect(onQueueBeforeEnd > 0, "nothing reached the queue while standard input was still open: the input is read to its end before publishing")
+            #expect(onQueueBeforeEnd <= 100)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try Self.summary(result)["published"] == 2000)
+            let ids = try await setup.messages().compactMap(\.properties.messageId)
+            #expect(Set(ids).count == 2000)
+        }
+    }
+
+    @Test("--strict with one bad posting at the end of a large file sends nothing")
+    func strictBadAtEnd() async throws {
+        var lines = try Self.generatedLines(count: 5000, prefix: "strict-end-\(UUID().uuidString.prefix(8))")
+        lines[4999] = lines[4999].replacingOccurrences(of: "\"headcount\":", with: "\"headcount\":-")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("jobcast-strict-\(UUID().uuidString.prefix(8)).jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await TestExchange.with { setup in
+            let result = try await CLI.run(["publish", "--strict", path, "--json", "--exchange", setup.exchange])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("\(path):5000: /headcount: "), "\(result.stderr)")
+            let summary = try Self.summary(result)
+            #expect(summary["published"] == 0)
+            #expect(summary["postings"] == 5000)
+            #expect(summary["rejected"] == 1)
+            #expect(try await setup.messages().isEmpty)
+            // Without --strict the same file publishes the other 4,999.
+            let loose = try await CLI.run(["publish", path, "--json", "--exchange", setup.exchange])
+            #expect(loose.status == 1)
+            #expect(try Self.summary(loose)["published"] == 4999)
+        }
+    }
 }

@@ -88,6 +88,66 @@ struct PostingInputTests {
         #expect(prepared.problems.contains { $0.line == values.count && $0.pointer == "/id" && $0.message.contains("already at f.jsonl:1") })
     }
 
+    /// Inputs where a chunk boundary can fall in the middle of anything: a BOM, a CRLF, a quoted cell, a
+    /// number, a string holding `]`, and broken records.
+    static let chunkingCases: [(String, PostingInputFormat?)] = [
+        ("\u{FEFF}id,title,benefits\r\na,\"Cook, head\",x;y\r\nb,\"Two\r\nlines \"\"q\"\"\",\r\nc,t\"x\r\nd,e,f,g\r\ne,last,1", .csv),
+        ("id,title\nd,\"unclosed\n", .csv),
+        ("id,id\na,b\n", .csv),
+        ("", .csv),
+        ("{\"id\":\"a\"}\r\n\r\n{oops}\n{\"id\":\"c\",\"n\":12345}", .jsonl),
+        ("[\n  {\"id\": \"a\"},\n\n  {\n    \"id\": \"b\",\n    \"x\": [1, \"]\\\"\"]\n  },\n  {\"id\": broken}, 12345 , \"s\"\n]\n", .json),
+        ("[{\"id\": \"a\"} {\"id\": \"b\"}]", .json),
+        ("[{\"id\": \"a\"}", .json),
+        ("[{\"id\": \"a\"}] x", .json),
+        ("\n\n{\"id\": \"a\"}\n", .json),
+        ("   ", .json),
+        ("{\"id\":\"a\"}\n{\"id\":\"b\"}\n", nil),
+        ("{\n\"id\":\"a\"}\n", nil),
+        ("id,title\na,b\n", nil),
+    ]
+
+    @Test("fed in chunks of any size, the stream reader reads what the whole input reads", arguments: [1, 2, 3, 7, 64])
+    func chunked(size: Int) throws {
+        var cases = Self.chunkingCases
+        for format in PostingInputFormat.allCases {
+            cases.append((String(decoding: try RepositoryPaths.data("Samples/spring-job-fair.\(format.rawValue)"), as: UTF8.self), format))
+        }
+        for (text, format) in cases {
+            let bytes = Array(text.utf8)
+            var whole = PostingStreamReader(source: "in", format: format)
+            var expected = whole.feed(bytes)
+            let end = whole.finish()
+            expected.records += end.records
+            expected.problems += end.problems
+            var reader = PostingStreamReader(source: "in", format: format)
+            var records: [PostingRecord] = []
+            var problems: [InputProblem] = []
+            var offset = 0
+            while offset < bytes.count {
+                let part = reader.feed(bytes[offset..<min(bytes.count, offset + size)])
+                records += part.records
+                problems += part.problems
+                offset += size
+            }
+            let rest = reader.finish()
+            records += rest.records
+            problems += rest.problems
+            let label = "\(format?.rawValue ?? "sniffed") in chunks of \(size): \(text.prefix(40).debugDescription)"
+            #expect(records.map(\.line) == expected.records.map(\.line), "\(label)")
+            #expect(records.map(\.value) == expected.records.map(\.value), "\(label)")
+            #expect(problems == expected.problems, "\(label)")
+            #expect(reader.format == whole.format, "\(label)")
+        }
+        // And the whole input reads as it did before streaming (the cases above, checked by hand).
+        let csv = read(Self.chunkingCases[0].0, .csv)
+        #expect(csv.records.map(\.line) == [2, 3, 7])
+        #expect(csv.problems.map(\.line) == [5, 6])
+        let json = read(Self.chunkingCases[5].0, .json)
+        #expect(json.records.map(\.line) == [2, 4, 8, 8])
+        #expect(json.problems.map(\.line) == [8])
+    }
+
     @Test("the format comes from the extension, or from the content for standard input")
     func formats() {
         #expect(PostingInputFormat.guess(fromPath: "a.JSONL") == .jsonl)

@@ -14,39 +14,6 @@ public struct CSVPostingReader: Sendable {
 
     public init() {}
 
-    func read(_ bytes: ArraySlice<UInt8>, source: String) -> PostingReadResult {
-        var result = PostingReadResult()
-        var parser = CSVParser(bytes: bytes)
-        var header: [String]?
-        while let row = parser.nextRow() {
-            if let problem = row.problem {
-                result.problems.append(InputProblem(source: source, line: row.line, message: problem))
-                continue
-            }
-            if row.fields.count == 1 && row.fields[0].isEmpty { continue }  // a blank line
-            guard let columns = header else {
-                header = row.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-                if let duplicate = Self.firstDuplicate(header!) {
-                    result.problems.append(InputProblem(source: source, line: row.line, message: "the header names column '\(duplicate)' twice"))
-                    return result
-                }
-                continue
-            }
-            guard row.fields.count == columns.count else {
-                result.problems.append(
-                    InputProblem(
-                        source: source, line: row.line,
-                        message: "this row has \(row.fields.count) fields but the header has \(columns.count); quote cells that hold commas"))
-                continue
-            }
-            result.records.append(PostingRecord(source: source, line: row.line, value: Self.posting(columns: columns, cells: row.fields)))
-        }
-        if header == nil {
-            result.problems.append(InputProblem(source: source, line: 1, message: "the file is empty; expected a header row of field names such as id,title,salary.min"))
-        }
-        return result
-    }
-
     /// One row as a posting object.
     static func posting(columns: [String], cells: [String]) -> JSONValue {
         var object = JSONValue.object([:])
@@ -98,12 +65,14 @@ struct CSVParser {
     }
 
     private let bytes: ArraySlice<UInt8>
-    private var position: Int
-    private var line = 1
+    /// Where the next row starts, and its line.
+    private(set) var position: Int
+    private(set) var line: Int
 
-    init(bytes: ArraySlice<UInt8>) {
+    init(bytes: ArraySlice<UInt8>, line: Int = 1) {
         self.bytes = bytes
         self.position = bytes.startIndex
+        self.line = line
     }
 
     private static let quote = UInt8(ascii: "\"")

@@ -7,100 +7,13 @@ import Foundation
 public struct PostingFileReader: Sendable {
     public init() {}
 
-    /// Reads `data` (the contents of `source`) in `format`.
+    /// Reads `data` (the contents of `source`) in `format`: the stream reader fed the whole input at once.
     public func read(_ data: Data, source: String, format: PostingInputFormat) -> PostingReadResult {
-        let bytes = Self.withoutBOM([UInt8](data))
-        switch format {
-        case .json: return readJSON(bytes, source: source)
-        case .jsonl: return readJSONLines(bytes, source: source)
-        case .csv: return CSVPostingReader().read(bytes, source: source)
-        }
-    }
-
-    static func withoutBOM(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return bytes[3...] }
-        return bytes[...]
-    }
-
-    // MARK: JSON Lines
-
-    func readJSONLines(_ bytes: ArraySlice<UInt8>, source: String) -> PostingReadResult {
-        var result = PostingReadResult()
-        var line = 1
-        var start = bytes.startIndex
-        func take(_ end: Int) {
-            var slice = bytes[start..<end]
-            if slice.last == UInt8(ascii: "\r") { slice = slice.dropLast() }
-            if !slice.allSatisfy(Self.isWhitespace) {
-                do {
-                    result.records.append(PostingRecord(source: source, line: line, value: try JSONValue(data: Data(slice))))
-                } catch {
-                    result.problems.append(InputProblem(source: source, line: line, message: "not a JSON object: \(Self.describe(error))"))
-                }
-            }
-        }
-        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
-            take(index)
-            start = index + 1
-            line += 1
-        }
-        take(bytes.endIndex)
-        return result
-    }
-
-    // MARK: JSON
-
-    /// One posting, or an array of them. The array is split at its top level first, so that a broken
-    /// element is reported at its own line and the others are still read.
-    func readJSON(_ bytes: ArraySlice<UInt8>, source: String) -> PostingReadResult {
-        var scanner = JSONScanner(bytes: bytes)
-        scanner.skipWhitespace()
-        guard let first = scanner.peek else {
-            return PostingReadResult(problems: [InputProblem(source: source, line: 1, message: "the file is empty; expected a posting or an array of postings")])
-        }
-        guard first == UInt8(ascii: "[") else {
-            let line = scanner.line
-            do {
-                return PostingReadResult(records: [PostingRecord(source: source, line: line, value: try JSONValue(data: Data(bytes)))])
-            } catch {
-                return PostingReadResult(problems: [InputProblem(source: source, line: line, message: "not JSON: \(Self.describe(error))")])
-            }
-        }
-        var result = PostingReadResult()
-        scanner.advance()
-        while true {
-            scanner.skipWhitespace()
-            guard let next = scanner.peek else {
-                result.problems.append(InputProblem(source: source, line: scanner.line, message: "the array is not closed with ']'"))
-                return result
-            }
-            if next == UInt8(ascii: "]") { break }
-            let line = scanner.line
-            let start = scanner.position
-            let closed = scanner.skipValue()
-            let element = bytes[start..<scanner.position]
-            do {
-                result.records.append(PostingRecord(source: source, line: line, value: try JSONValue(data: Data(element))))
-            } catch {
-                result.problems.append(InputProblem(source: source, line: line, message: "not JSON: \(Self.describe(error))"))
-            }
-            guard closed else {
-                result.problems.append(InputProblem(source: source, line: scanner.line, message: "the array is not closed with ']'"))
-                return result
-            }
-            scanner.skipWhitespace()
-            if scanner.peek == UInt8(ascii: ",") {
-                scanner.advance()
-            } else if scanner.peek != UInt8(ascii: "]") {
-                result.problems.append(InputProblem(source: source, line: scanner.line, message: "expected ',' or ']' between postings"))
-                return result
-            }
-        }
-        scanner.advance()
-        scanner.skipWhitespace()
-        if scanner.peek != nil {
-            result.problems.append(InputProblem(source: source, line: scanner.line, message: "unexpected text after the closing ']'"))
-        }
+        var reader = PostingStreamReader(source: source, format: format)
+        var result = reader.feed(data)
+        let rest = reader.finish()
+        result.records += rest.records
+        result.problems += rest.problems
         return result
     }
 
@@ -122,11 +35,12 @@ public struct PostingFileReader: Sendable {
 struct JSONScanner {
     let bytes: ArraySlice<UInt8>
     private(set) var position: Int
-    private(set) var line = 1
+    private(set) var line: Int
 
-    init(bytes: ArraySlice<UInt8>) {
+    init(bytes: ArraySlice<UInt8>, line: Int = 1) {
         self.bytes = bytes
         self.position = bytes.startIndex
+        self.line = line
     }
 
     var peek: UInt8? { position < bytes.endIndex ? bytes[position] : nil }

@@ -27,40 +27,64 @@ public struct PreparedPosting: Sendable {
     public static func prepare(_ records: [PostingRecord], validator: PostingValidator = PostingValidator()) -> (
         postings: [PreparedPosting], problems: [InputProblem]
     ) {
+        var preparer = PostingPreparer(validator: validator)
         var postings: [PreparedPosting] = []
         var problems: [InputProblem] = []
-        var seen: [String: String] = [:]
         postings.reserveCapacity(records.count)
         for record in records {
-            let id = record.value["id"]?.stringValue
-            let issues = validator.validate(record.value)
-            guard issues.isEmpty, let id else {
-                problems += issues.map {
-                    InputProblem(source: record.source, line: record.line, pointer: $0.pointer, message: $0.message, postingID: id)
-                }
-                continue
+            switch preparer.prepare(record) {
+            case .success(let posting): postings.append(posting)
+            case .failure(let failure): problems += failure.problems
             }
-            let action: PostingAction = record.value["action"]?.stringValue == PostingAction.withdraw.rawValue ? .withdraw : .publish
-            let key = "\(action.rawValue) \(id)"
-            if let first = seen[key] {
-                problems.append(
-                    InputProblem(
-                        source: record.source, line: record.line, pointer: JSONPointer("/id"),
-                        message: "'\(id)' is already at \(first); give each posting its own id", postingID: id))
-                continue
-            }
-            seen[key] = record.location
-            let body = record.value.canonicalData
-            guard !body.isEmpty else {
-                problems.append(InputProblem(source: record.source, line: record.line, message: "cannot encode as JSON", postingID: id))
-                continue
-            }
-            postings.append(
-                PreparedPosting(
-                    id: id, action: action, body: body, location: record.location,
-                    employerName: record.value["employer"]?["name"]?.stringValue,
-                    headcount: action == .publish ? (record.value["headcount"]?.integerValue ?? 0) : 0))
         }
         return (postings, problems)
+    }
+}
+
+/// Prepares records one at a time, as they are read, remembering the ids seen so far so that a repeated id is
+/// rejected wherever it comes (``PreparedPosting/prepare(_:validator:)`` over a whole list).
+public struct PostingPreparer: Sendable {
+    /// The problems of one record: validation issues, a repeated id, or a body that cannot be encoded.
+    public struct Rejection: Error, Sendable {
+        public var problems: [InputProblem]
+    }
+
+    let validator: PostingValidator
+    private var seen: [String: String] = [:]
+
+    public init(validator: PostingValidator = PostingValidator()) {
+        self.validator = validator
+    }
+
+    public mutating func prepare(_ record: PostingRecord) -> Result<PreparedPosting, Rejection> {
+        let id = record.value["id"]?.stringValue
+        let issues = validator.validate(record.value)
+        guard issues.isEmpty, let id else {
+            return .failure(
+                Rejection(
+                    problems: issues.map {
+                        InputProblem(source: record.source, line: record.line, pointer: $0.pointer, message: $0.message, postingID: id)
+                    }))
+        }
+        let action: PostingAction = record.value["action"]?.stringValue == PostingAction.withdraw.rawValue ? .withdraw : .publish
+        let key = "\(action.rawValue) \(id)"
+        if let first = seen[key] {
+            return .failure(
+                Rejection(problems: [
+                    InputProblem(
+                        source: record.source, line: record.line, pointer: JSONPointer("/id"),
+                        message: "'\(id)' is already at \(first); give each posting its own id", postingID: id)
+                ]))
+        }
+        seen[key] = record.location
+        let body = record.value.canonicalData
+        guard !body.isEmpty else {
+            return .failure(Rejection(problems: [InputProblem(source: record.source, line: record.line, message: "cannot encode as JSON", postingID: id)]))
+        }
+        return .success(
+            PreparedPosting(
+                id: id, action: action, body: body, location: record.location,
+                employerName: record.value["employer"]?["name"]?.stringValue,
+                headcount: action == .publish ? (record.value["headcount"]?.integerValue ?? 0) : 0))
     }
 }

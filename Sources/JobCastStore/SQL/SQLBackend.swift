@@ -37,13 +37,13 @@ enum SQLBackend: @unchecked Sendable {
         case .sqlite(let pool, _, _):
             return try await pool.withConnection(logger: logger) { conn in
                 conn.eventLoop.makeFutureWithTask {
-                    try await body(conn.sql(queryLogLevel: .trace))
+                    try await body(SQLStatementCounter.counting(conn.sql(queryLogLevel: .trace)))
                 }
             }.get()
         case .postgres(let pool, _):
             return try await pool.withConnection(logger: logger) { conn in
                 conn.eventLoop.makeFutureWithTask {
-                    try await body(conn.sql(queryLogLevel: .trace, logger: logger))
+                    try await body(SQLStatementCounter.counting(conn.sql(queryLogLevel: .trace, logger: logger)))
                 }
             }.get()
         }

@@ -1,24 +1,28 @@
 import Foundation
 
 /// A one-line progress bar with rate and ETA on standard error, drawn only when standard error is a terminal.
+/// The total grows while the input is read; `~` marks an estimate (from the share of the input's bytes read).
 struct PublishProgress {
-    let total: Int
+    private(set) var total = 0
+    private var estimated = false
     let enabled: Bool
     private let start = ContinuousClock.now
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var drawn = false
 
-    init(total: Int, enabled: Bool) {
-        self.total = total
-        self.enabled = enabled && total > 0
+    init(enabled: Bool) {
+        self.enabled = enabled
     }
 
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
-    mutating func update(done: Int) {
+    mutating func update(done: Int, total: Int, estimated: Bool = false) {
         guard enabled else { return }
+        self.total = max(total, done)
+        self.estimated = estimated
+        guard self.total > 0 else { return }
         let now = ContinuousClock.now
-        guard now - lastDraw >= .milliseconds(100) || done == total else { return }
+        guard now - lastDraw >= .milliseconds(100) || (done == total && !estimated) else { return }
         lastDraw = now
         draw(done: done, elapsed: now - start)
     }
@@ -37,7 +41,7 @@ struct PublishProgress {
         let filled = total == 0 ? width : width * done / total
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let eta = rate > 0 ? Self.format(seconds: Double(total - done) / rate) : "--"
-        let line = "\r\(bar) \(done)/\(total) \(100 * done / max(total, 1))%  \(Int(rate))/s  ETA \(eta)\u{1B}[K"
+        let line = "\r\(bar) \(done)/\(estimated ? "~" : "")\(total) \(100 * done / max(total, 1))%  \(Int(rate))/s  ETA \(eta)\u{1B}[K"
         FileHandle.standardError.write(Data(line.utf8))
         drawn = true
     }

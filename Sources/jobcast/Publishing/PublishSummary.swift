@@ -33,9 +33,14 @@ struct PublishSummary: Encodable {
     var problems: [Problem] = []
 
     init(records: Int, problems: [InputProblem]) {
-        postings = records
-        rejected = Set(problems.map { "\($0.source)\u{0}\($0.line)" }).count
-        self.problems = problems.map {
+        count(records: records, problems: problems)
+    }
+
+    /// Adds records read and their problems. A record's problems all come in one call (they share its line).
+    mutating func count(records: Int, problems: [InputProblem]) {
+        postings += records
+        rejected += Set(problems.map { "\($0.source)\u{0}\($0.line)" }).count
+        self.problems += problems.map {
             Problem(file: $0.source, line: $0.line, pointer: $0.pointer?.description, id: $0.postingID, message: $0.message)
         }
     }
