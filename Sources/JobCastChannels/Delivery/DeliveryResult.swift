@@ -17,7 +17,7 @@ public enum DeliveryResult: Sendable, Equatable {
 
 /// Why a delivery failed: a cause the worker switches on (metric labels, dead-letter categories), the status
 /// or errcode, and a short reason for people that never holds a token or secret.
-public struct DeliveryFailure: Sendable, Equatable, CustomStringConvertible {
+public struct DeliveryFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Cause: String, Sendable, CaseIterable {
         /// The server answered with an HTTP status that is not a success (`status`).
         case httpStatus = "http_status"

@@ -114,37 +114,40 @@ public struct OutboxWriter: Sendable {
     /// Results come in the order of `files`; one file's failure does not fail the others, but a failed flush
     /// fails them all (none may be reported written before it is on disk).
     public func writeBatch(_ files: [(relative: String, data: Data, remove: String?)]) -> [Result<URL, any Error>] {
+        // Paths as strings: URL's appendingPathComponent asks the file system whether each name is a folder.
+        let rootPath = root.path.hasSuffix("/") ? String(root.path.dropLast()) : root.path
         var results: [Result<URL, any Error>] = []
         results.reserveCapacity(files.count)
-        var folders = Set<String>()
+        var folders = Set<Substring>()
         for file in files {
-            let url = root.appendingPathComponent(file.relative)
-            let folder = url.deletingLastPathComponent()
+            let path = rootPath + "/" + file.relative
+            let folder = path[..<(path.lastIndex(of: "/") ?? path.endIndex)]
             do {
-                if folders.insert(folder.path).inserted {
-                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                if folders.insert(folder).inserted {
+                    try FileManager.default.createDirectory(atPath: String(folder), withIntermediateDirectories: true)
                 }
-                try Self.writeAndRename(file.data, to: url)
-                if let remove = file.remove { _ = unlink(root.appendingPathComponent(remove).path) }
-                results.append(.success(url))
+                try Self.writeAndRename(file.data, to: path)
+                if let remove = file.remove { _ = unlink(rootPath + "/" + remove) }
+                results.append(.success(URL(fileURLWithPath: path, isDirectory: false)))
             } catch {
                 results.append(.failure(error))
             }
         }
         guard results.contains(where: { if case .success = $0 { true } else { false } }) else { return results }
-        let descriptor = open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let descriptor = open(rootPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         let synced = descriptor >= 0 && jc_syncfs(descriptor) == 0
-        let failure = synced ? nil : CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: root.path, NSLocalizedDescriptionKey: "syncfs: \(String(cString: strerror(errno)))"])
+        let failure = synced ? nil : CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: rootPath, NSLocalizedDescriptionKey: "syncfs: \(String(cString: strerror(errno)))"])
         if descriptor >= 0 { close(descriptor) }
         if let failure { return results.map { _ in .failure(failure) } }
         return results
     }
 
     /// One file through a temporary name in the same folder (plain POSIX calls: this is the outbox's hot path).
-    private static func writeAndRename(_ data: Data, to url: URL) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UInt64.random(in: 0...UInt64.max)).tmp").path
+    private static func writeAndRename(_ data: Data, to path: String) throws {
+        let slash = path.lastIndex(of: "/") ?? path.startIndex
+        let temporary = String(path[..<slash]) + "/." + String(path[path.index(after: slash)...]) + ".\(UInt64.random(in: 0...UInt64.max)).tmp"
         func failure(_ what: String) -> CocoaError {
-            CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(errno)))"])
+            CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "\(what): \(String(cString: strerror(errno)))"])
         }
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("open") }
@@ -163,7 +166,7 @@ public struct OutboxWriter: Sendable {
             unlink(temporary)
             throw error
         }
-        guard rename(temporary, url.path) == 0 else {
+        guard rename(temporary, path) == 0 else {
             let error = failure("rename")
             unlink(temporary)
             throw error
@@ -173,6 +176,12 @@ public struct OutboxWriter: Sendable {
     /// A posting id is already a safe file name (`[A-Za-z0-9._:-]`); anything else is percent-encoded,
     /// and a leading dot is too, so no name is hidden or climbs out of the folder.
     static func fileName(_ id: String) -> String {
+        // The contract's ids ([A-Za-z0-9][A-Za-z0-9._:-]*) but for ':' need no encoding: skip the CharacterSet walk.
+        if let first = id.utf8.first, first != UInt8(ascii: "."),
+            id.utf8.allSatisfy({ ($0 | 0x20 >= UInt8(ascii: "a") && $0 | 0x20 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") })
+        {
+            return id
+        }
         let encoded = PlatformClient.pathSegment(id).replacingOccurrences(of: ":", with: "%3A")
         return encoded.hasPrefix(".") ? "%2E" + encoded.dropFirst() : encoded
     }

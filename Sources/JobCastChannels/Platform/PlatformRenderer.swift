@@ -35,7 +35,7 @@ public struct PlatformRenderer: Sendable {
             contact: .init(name: posting.contact.name, phone: posting.contact.phone),
             validUntil: posting.validUntil,
             description: TextFormatting.truncate(
-                description.trimmingCharacters(in: .whitespacesAndNewlines), toScalars: Self.descriptionLimit),
+                TextFormatting.trimmed(description), toScalars: Self.descriptionLimit),
             benefits: posting.benefits ?? [],
             targetGroups: posting.targetGroups ?? [],
             sourceCounties: posting.sourceCounties ?? [],

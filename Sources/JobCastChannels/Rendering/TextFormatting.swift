@@ -18,6 +18,16 @@ enum TextFormatting {
         location.city + (location.district ?? "") + (location.address ?? "")
     }
 
+    /// `text` without leading and trailing white space and line breaks (`trimmingCharacters(in:
+    /// .whitespacesAndNewlines)` without the round trip through NSString).
+    static func trimmed(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        if first == scalars.startIndex && scalars.index(after: last) == scalars.endIndex { return text }
+        return String(scalars[first...last])
+    }
+
     /// Cuts `text` to at most `limit` Unicode scalars, ending in "…" when cut; never splits a character.
     static func truncate(_ text: String, toScalars limit: Int) -> String {
         guard text.unicodeScalars.count > limit else { return text }

@@ -127,7 +127,10 @@ private struct FastJSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(bytes: UnsafeBufferPointer(rebasing: bytes[start..<index]), encoding: .utf8)
+                let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                // Validating UTF-8 directly; a string that starts with a byte-order mark keeps Foundation's handling.
+                let text = slice.starts(with: [0xEF, 0xBB, 0xBF])
+                    ? String(bytes: slice, encoding: .utf8) : String(validating: slice, as: UTF8.self)
                 index += 1
                 return text
             }
