@@ -3,16 +3,23 @@ import Foundation
 import JobCastCore
 import Synchronization
 
-/// The names of the headers the worker puts on a dead letter (the worker's `DeadLetterHeaders`, which this
-/// module cannot import; the strings are the wire contract and must stay the same).
-public enum DeadLetterHeaderNames {
+/// The headers the worker puts on messages it sends to a retry queue or to the dead letters. `jobcast dlq` and the
+/// dashboard read them; so can any operator with the management UI. `x-jobcast-attempt` is for people only: the
+/// worker counts attempts from RabbitMQ's `x-death` (docs/worker-core.md).
+public enum DeadLetterHeaders {
+    /// The delivery attempt the message is on: absent or 1 for the first.
     public static let attempt = "x-jobcast-attempt"
+    /// Why the message is dead: `invalid: /salary/min: …`, `too_large: …`, `HTTP 400: …`, `retries exhausted: …`, `store refused: …`.
     public static let reason = "x-jobcast-reason"
+    /// The last HTTP status or WeChat errcode, when there was one.
     public static let status = "x-jobcast-status"
+    /// How many delivery attempts were made.
     public static let attempts = "x-jobcast-attempts"
     public static let channel = "x-jobcast-channel"
     public static let worker = "x-jobcast-worker"
+    /// Seconds since the epoch when the message was dead-lettered.
     public static let deadAt = "x-jobcast-dead-at"
+    /// Why the last attempt failed, on a message waiting in a retry queue.
     public static let lastReason = "x-jobcast-last-reason"
 }
 
@@ -52,14 +59,14 @@ public struct DeadLetters: Sendable {
         var headers: AMQPTable { delivery.properties.headers ?? [:] }
         public var postingID: String { delivery.properties.messageId ?? "(no id)" }
         public var reason: String {
-            headers[DeadLetterHeaderNames.reason]?.stringValue ?? delivery.xDeath.first.map { "broker: \($0.reason)" } ?? "(no reason)"
+            headers[DeadLetterHeaders.reason]?.stringValue ?? delivery.xDeath.first.map { "broker: \($0.reason)" } ?? "(no reason)"
         }
-        public var status: Int64? { headers[DeadLetterHeaderNames.status]?.intValue }
-        public var attempts: Int64? { headers[DeadLetterHeaderNames.attempts]?.intValue }
-        public var worker: String? { headers[DeadLetterHeaderNames.worker]?.stringValue }
+        public var status: Int64? { headers[DeadLetterHeaders.status]?.intValue }
+        public var attempts: Int64? { headers[DeadLetterHeaders.attempts]?.intValue }
+        public var worker: String? { headers[DeadLetterHeaders.worker]?.stringValue }
         /// When it was dead-lettered, if the worker said so.
         public var deadAt: Date? {
-            headers[DeadLetterHeaderNames.deadAt]?.intValue.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            headers[DeadLetterHeaders.deadAt]?.intValue.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         }
         public var kind: DeadLetterReasonKind { DeadLetterReasonKind(reason: reason, status: status) }
 
@@ -68,7 +75,7 @@ public struct DeadLetters: Sendable {
         /// one to the operator, and are replayed or shown together.
         public var key: String {
             var material = delivery.body
-            material.append(Data("\u{0}\(postingID)\u{0}\(reason)\u{0}\(headers[DeadLetterHeaderNames.deadAt]?.intValue ?? 0)".utf8))
+            material.append(Data("\u{0}\(postingID)\u{0}\(reason)\u{0}\(headers[DeadLetterHeaders.deadAt]?.intValue ?? 0)".utf8))
             return String(ContentHash.of(material).prefix(20))
         }
 
@@ -104,7 +111,7 @@ public struct DeadLetters: Sendable {
 
     /// Dead letters in the order an operator reads them: dead-lettered earliest first, then by posting id.
     static func oldestFirst(_ letters: [Letter]) -> [Letter] {
-        letters.map { ($0, $0.headers[DeadLetterHeaderNames.deadAt]?.intValue ?? 0) }
+        letters.map { ($0, $0.headers[DeadLetterHeaders.deadAt]?.intValue ?? 0) }
             .sorted { a, b in a.1 != b.1 ? a.1 < b.1 : (a.0.postingID, a.0.position) < (b.0.postingID, b.0.position) }
             .map(\.0)
     }

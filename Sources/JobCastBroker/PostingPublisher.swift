@@ -123,15 +123,14 @@ public struct PostingPublisher: Sendable {
     /// Tries the nodes in turn with exponential backoff until one answers or the reconnect timeout passes.
     private func reconnect(run: Run) async throws(PublisherError) -> AMQPConnection {
         let deadline = ContinuousClock.now + options.reconnectTimeout
-        var backoff = options.initialBackoff
+        var backoff = Backoff(initial: options.initialBackoff, maximum: options.maxBackoff)
         var lastError = ""
         while ContinuousClock.now < deadline {
-            try? await Task.sleep(for: backoff)
+            try? await Task.sleep(for: backoff.next())
             do {
                 return try await AMQPConnection.connect(toAnyOf: nodes, logger: logger)
             } catch {
                 lastError = "\(error)"
-                backoff = min(backoff * 2, options.maxBackoff)
             }
         }
         throw PublisherError(

@@ -96,6 +96,8 @@ public final class ChannelWorker: Service, Sendable {
     private var isPaused: Bool { status.withLock { $0.paused != nil } }
 
     private func runUntilStopped() async throws {
+        // A worker that starts while its channel is paused must not take a message before it has looked.
+        if let control, !untilEmpty { try? await readControl(control) }
         var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(30))
         while !stopSignal.isFired && !Task.isCancelled {
             if isPaused {
@@ -120,6 +122,25 @@ public final class ChannelWorker: Service, Sendable {
         }
     }
 
+    /// Reads the channel's pause control and takes it into account.
+    private func readControl(_ control: any FleetControl) async throws {
+        let current = try await control.channelControl(driver.channel)
+        let pause = current.paused ? current : nil
+        let changed = status.withLock { state -> Bool in
+            defer { state.paused = pause }
+            return (state.paused == nil) != (pause == nil)
+        }
+        guard changed else { return }
+        metrics.paused.record(pause == nil ? 0 : 1)
+        if let pause {
+            logger.notice(
+                "channel paused: finishing what is in flight, then taking no messages until resumed",
+                metadata: ["paused.by": "\(pause.changedBy ?? "-")", "paused.reason": "\(pause.reason ?? "-")"])
+        } else {
+            logger.notice("channel resumed: taking messages again")
+        }
+    }
+
     /// Every 2 s: reads the channel's pause control (a session stops taking messages within one housekeeping tick of
     /// a pause, finishing what it holds); every 5 s: writes this worker's heartbeat.
     private func watchFleet(_ control: any FleetControl) async {
@@ -131,22 +152,7 @@ public final class ChannelWorker: Service, Sendable {
         var reportedFailure = false
         while !stopSignal.isFired && !Task.isCancelled {
             do {
-                let current = try await control.channelControl(driver.channel)
-                let pause = current.paused ? current : nil
-                let changed = status.withLock { state -> Bool in
-                    defer { state.paused = pause }
-                    return (state.paused == nil) != (pause == nil)
-                }
-                if changed {
-                    metrics.paused.record(pause == nil ? 0 : 1)
-                    if let pause {
-                        logger.notice(
-                            "channel paused: finishing what is in flight, then taking no messages until resumed",
-                            metadata: ["paused.by": "\(pause.changedBy ?? "-")", "paused.reason": "\(pause.reason ?? "-")"])
-                    } else {
-                        logger.notice("channel resumed: taking messages again")
-                    }
-                }
+                try await readControl(control)
                 let now = ContinuousClock.now
                 if now - lastHeartbeat >= .seconds(5) {
                     let (handled, inFlight, consuming) = status.withLock { ($0.handled, $0.inFlight, $0.consuming) }

@@ -105,11 +105,11 @@ struct ConsoleFixture {
                     "validUntil":"2031-04-30"}
                     """
                 var headers: AMQPTable = [
-                    DeadLetterHeaderNames.reason: .string(reason), DeadLetterHeaderNames.attempts: .int64(Int64((n - 1) % 3 == 2 ? 5 : 1)),
-                    DeadLetterHeaderNames.channel: .string(channel.rawValue), DeadLetterHeaderNames.worker: "fixture-worker",
-                    DeadLetterHeaderNames.deadAt: .int64(now - 86_400 + Int64(n * 5)), DeadLetterHeaderNames.attempt: .int64(2),
+                    DeadLetterHeaders.reason: .string(reason), DeadLetterHeaders.attempts: .int64(Int64((n - 1) % 3 == 2 ? 5 : 1)),
+                    DeadLetterHeaders.channel: .string(channel.rawValue), DeadLetterHeaders.worker: "fixture-worker",
+                    DeadLetterHeaders.deadAt: .int64(now - 86_400 + Int64(n * 5)), DeadLetterHeaders.attempt: .int64(2),
                 ]
-                if let status { headers[DeadLetterHeaderNames.status] = .int64(status) }
+                if let status { headers[DeadLetterHeaders.status] = .int64(status) }
                 return AMQPOutgoingMessage(
                     body: Data(body.utf8), exchange: QueueNames.deadLetterExchange, routingKey: channel.rawValue,
                     properties: .persistentJSON(messageId: Self.id(n), headers: headers), mandatory: true)

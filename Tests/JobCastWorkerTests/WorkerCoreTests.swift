@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import JobCastBroker
 import JobCastChannels
 import JobCastCore
 import JobCastStore

@@ -38,7 +38,11 @@ struct WorkerPauseTests {
     func pauseWeChat() async throws {
         let harness = try WorkerHarness.make()
         defer { harness.cleanUp() }
-        let ports = [try WorkerFleetTests.freePort(), try WorkerFleetTests.freePort()]
+        var ports = [try WorkerFleetTests.freePort()]
+        while ports.count < 2 {
+            let port = try WorkerFleetTests.freePort()
+            if !ports.contains(port) { ports.append(port) }
+        }
         var workers = [
             try Self.worker(harness, channel: "wechat", port: ports[0], id: "pause-a"),
             try Self.worker(harness, channel: "wechat", port: ports[1], id: "pause-b"),
@@ -53,6 +57,7 @@ struct WorkerPauseTests {
             readiness = await WorkerPoisonTests.get("http://127.0.0.1:\(ports[0])/readyz")
             return readiness.body.contains("paused")
         }
+        try await waitFor(seconds: 30) { await WorkerPoisonTests.get("http://127.0.0.1:\(ports[1])/readyz").body.contains("paused") }
         #expect(readiness.status == 200, "paused is not unhealthy")
         #expect(readiness.body.contains("paused by cli:pause-test: 额度已用完"), "\(readiness.body)")
         let metrics = await WorkerPoisonTests.get("http://127.0.0.1:\(ports[0])/metrics").body
@@ -71,7 +76,7 @@ struct WorkerPauseTests {
         try await Task.sleep(for: .seconds(4))
         #expect(Self.drafts(harness).isEmpty, "a digest went out while paused, after a restart")
         let stats = try await Self.jobcast(["stats"], harness)
-        #expect(stats.stdout.contains("paused"), "\(stats.stdout.prefix(600))")
+        #expect(stats.stdout.contains("wechat: PAUSED 已暂停 by cli:pause-test"), "\(stats.stdout.prefix(600))")
 
         #expect(try await Self.jobcast(["resume", "--channel", "wechat"], harness).status == 0)
         var delivered = 0
@@ -83,7 +88,13 @@ struct WorkerPauseTests {
         #expect(delivered == postings.count)
         let articles = try harness.wechatArticles().joined()
         #expect(!articles.isEmpty)
-        #expect(await WorkerPoisonTests.get("http://127.0.0.1:\(ports[0])/metrics").body.contains("jobcast_channel_paused{channel=\"wechat\"} 0"))
+        // Every worker sees the resume within its 2 s poll, whichever of them delivered.
+        var resumed = false
+        try await waitFor(seconds: 20) {
+            resumed = await WorkerPoisonTests.get("http://127.0.0.1:\(ports[0])/metrics").body.contains("jobcast_channel_paused{channel=\"wechat\"} 0")
+            return resumed
+        }
+        #expect(resumed)
         let audit = try await Self.jobcast(["audit"], harness)
         #expect(audit.stdout.contains("pause") && audit.stdout.contains("resume"), "\(audit.stdout)")
         for worker in workers {

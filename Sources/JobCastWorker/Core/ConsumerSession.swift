@@ -96,10 +96,7 @@ struct ConsumerSession: Sendable {
                             let started = ContinuousClock.now
                             let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash) })
                             metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
-                            var settled: [Settled] = []
-                            for (item, result) in zip(batch, results) {
-                                if let outcome = await settler.settle(item, result) { settled.append(outcome) }
-                            }
+                            let settled = await settler.settle(Array(zip(batch, results)))
                             recorder.submit(settled)
                             sink.yield(.delivered(settled: settled.count, awaitedRetries: settled.compactMap(\.awaitedRetry)))
                         }

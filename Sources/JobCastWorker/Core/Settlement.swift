@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import JobCastBroker
 import JobCastChannels
 import JobCastCore
 import JobCastStore
@@ -45,6 +46,26 @@ struct Settler: Sendable {
 
     func duplicate(_ item: ReadyMessage) -> Settled {
         record(item, outcome: .duplicate, status: nil, error: nil)
+    }
+
+    /// A batch's results, settled together: the copies they call for are published at once and confirmed together
+    /// (one confirm round trip for the batch, and retry copies that leave together come back together). Those
+    /// whose copy could not be published before the session ended are left out: unacknowledged, they come back.
+    func settle(_ results: [(ReadyMessage, DeliveryResult)]) async -> [Settled] {
+        let needsCopy = results.filter { if case .delivered = $0.1 { false } else if case .alreadyGone = $0.1 { false } else { true } }
+        guard needsCopy.count > 1 else {
+            var settled: [Settled] = []
+            for (item, result) in results { if let outcome = await settle(item, result) { settled.append(outcome) } }
+            return settled
+        }
+        return await withTaskGroup(of: (Int, Settled?).self) { group in
+            for (index, (item, result)) in results.enumerated() {
+                group.addTask { (index, await self.settle(item, result)) }
+            }
+            var settled = [Settled?](repeating: nil, count: results.count)
+            for await (index, outcome) in group { settled[index] = outcome }
+            return settled.compactMap { $0 }
+        }
     }
 
     /// nil when the copy a result calls for could not be published before the session ended: leave the message
