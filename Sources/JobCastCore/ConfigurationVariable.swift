@@ -67,6 +67,7 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         .init("JOBCAST_OUTBOX_DIR", default: "var/outbox", "where a channel without an endpoint writes what it would have sent"),
         .init("JOBCAST_TEMPLATES_DIR", default: "(built in)", "Mustache templates that replace the built-in wording, file by file"),
         .init("JOBCAST_WORKER_CONCURRENCY", default: "16", "platform deliveries in flight at once"),
+        .init("JOBCAST_PLATFORM_RATE_LIMIT", default: "(no limit)", "platform requests per second for the whole fleet; each worker takes its share"),
         .init("JOBCAST_WORKER_PREFETCH", default: "100", "unacknowledged messages a worker holds"),
         .init("JOBCAST_MAX_ATTEMPTS", default: "5", "deliveries of one posting before the dead letters"),
         .init("JOBCAST_RETRY_DELAYS", default: "5,30,120,600", "seconds before each retry (one queue per delay)"),

@@ -32,6 +32,9 @@ public struct WorkerSettings: Sendable {
     public var httpHost: String
     /// `JOBCAST_HTTP_PORT`: default 9464; 0 picks a free port.
     public var httpPort: Int
+    /// `JOBCAST_PLATFORM_RATE_LIMIT`: platform requests per second for the whole fleet (each worker takes its share
+    /// of the live platform workers); nil: no limit.
+    public var platformRateLimit: Double?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -64,6 +67,13 @@ public struct WorkerSettings: Sendable {
         templatesDirectory = try reader.value("JOBCAST_TEMPLATES_DIR")
         httpHost = try reader.value("JOBCAST_HTTP_HOST") ?? "127.0.0.1"
         httpPort = try integer("JOBCAST_HTTP_PORT", 9464, minimum: 0)
+        if let text = try reader.value("JOBCAST_PLATFORM_RATE_LIMIT") {
+            guard let value = Double(text), value.isFinite, value > 0, value <= 1_000_000 else {
+                throw SettingsError(
+                    variable: "JOBCAST_PLATFORM_RATE_LIMIT", message: "'\(text)' is not a number of requests per second between 0 and 1000000 (like 50 or 2.5)")
+            }
+            platformRateLimit = value
+        }
         if let text = try reader.value("JOBCAST_RETRY_DELAYS") {
             let delays = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else {
@@ -95,6 +105,7 @@ public struct WorkerSettings: Sendable {
             "JOBCAST_TEMPLATES_DIR=\(templatesDirectory ?? "(built-in templates)")",
             "JOBCAST_HTTP_HOST=\(httpHost)",
             "JOBCAST_HTTP_PORT=\(httpPort)",
+            "JOBCAST_PLATFORM_RATE_LIMIT=\(platformRateLimit.map { "\($0)" } ?? "(no limit)")",
         ]
     }
 }

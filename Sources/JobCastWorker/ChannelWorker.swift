@@ -35,13 +35,17 @@ public final class ChannelWorker: Service, Sendable {
 
     /// Where the fleet's controls (pause) and this worker's heartbeats live; nil runs without them.
     let control: (any FleetControl)?
+    /// The fleet's `JOBCAST_PLATFORM_RATE_LIMIT` and the limiter that holds this worker's share of it.
+    let rateLimit: (perSecond: Double, limiter: RateLimiter)?
     let startedAt = Date()
 
     public init(
         driver: any ChannelDriver, store: any OutcomeStore, brokers: [AMQPConfiguration], settings: WorkerSettings,
-        untilEmpty: Bool = false, control: (any FleetControl)? = nil, logger: Logger
+        untilEmpty: Bool = false, control: (any FleetControl)? = nil, rateLimit: (perSecond: Double, limiter: RateLimiter)? = nil,
+        logger: Logger
     ) {
         self.control = control
+        self.rateLimit = rateLimit
         self.driver = driver
         self.store = store
         self.brokers = brokers
@@ -96,8 +100,13 @@ public final class ChannelWorker: Service, Sendable {
     private var isPaused: Bool { status.withLock { $0.paused != nil } }
 
     private func runUntilStopped() async throws {
-        // A worker that starts while its channel is paused must not take a message before it has looked.
-        if let control, !untilEmpty { try? await readControl(control) }
+        // A worker that starts while its channel is paused must not take a message before it has looked, and one
+        // under a fleet rate limit counts itself in before it sends.
+        if let control, !untilEmpty {
+            try? await readControl(control)
+            try? await writeHeartbeat(control, inFlight: 0, perMinute: 0, active: true)
+            try? await shareRateLimit(control)
+        }
         var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(30))
         while !stopSignal.isFired && !Task.isCancelled {
             if isPaused {
@@ -119,6 +128,28 @@ public final class ChannelWorker: Service, Sendable {
                 guard !stopSignal.isFired else { return }
                 try? await stopSignal.sleep(seconds: 0.5)
             }
+        }
+    }
+
+    private func writeHeartbeat(_ control: any FleetControl, inFlight: Int, perMinute: Double, active: Bool) async throws {
+        try await control.heartbeat(
+            worker: WorkerHeartbeat(
+                workerID: settings.workerID, channel: driver.channel, host: ProcessInfo.processInfo.hostName, version: JobCastVersion.current,
+                startedAt: startedAt, inFlight: inFlight, deliveriesPerMinute: perMinute, role: active ? .active : .standby))
+    }
+
+    /// This worker's share of the fleet's rate limit: the limit over the platform workers that heartbeated in the
+    /// last 15 s (itself included). A worker that joins takes its share at once and the others give theirs up
+    /// within one poll, so for a few seconds the fleet may exceed the limit by a share.
+    private func shareRateLimit(_ control: any FleetControl) async throws {
+        guard let rateLimit else { return }
+        let live = try await control.liveWorkers(goneAfter: .seconds(15)).filter { $0.heartbeat.channel == driver.channel }
+        let others = live.filter { $0.heartbeat.workerID != settings.workerID }.count
+        let share = rateLimit.perSecond / Double(others + 1)
+        if abs(rateLimit.limiter.rate - share) > share * 0.01 {
+            logger.info(
+                "platform rate limit share", metadata: ["rate_limit.fleet": "\(rateLimit.perSecond)", "rate_limit.workers": "\(others + 1)", "rate_limit.share": "\(share)"])
+            rateLimit.limiter.setRate(share)
         }
     }
 
@@ -163,12 +194,10 @@ public final class ChannelWorker: Service, Sendable {
                     // The WeChat queue's single active consumer is the one that receives messages; RabbitMQ 3.10 does not
                     // tell a consumer which it is, so a worker that took nothing for a minute reports itself standing by.
                     let active = driver.channel != .wechat || inFlight > 0 || now - lastDelivery < .seconds(60)
-                    try await control.heartbeat(
-                        worker: WorkerHeartbeat(
-                            workerID: settings.workerID, channel: driver.channel, host: ProcessInfo.processInfo.hostName, version: JobCastVersion.current,
-                            startedAt: startedAt, inFlight: inFlight, deliveriesPerMinute: perMinute, role: consuming && active ? .active : .standby))
+                    try await writeHeartbeat(control, inFlight: inFlight, perMinute: perMinute, active: consuming && active)
                     lastHeartbeat = now
                 }
+                try await shareRateLimit(control)
                 if reportedFailure {
                     logger.notice("the fleet controls answer again")
                     reportedFailure = false

@@ -101,13 +101,18 @@ struct WorkerCommand: AsyncParsableCommand {
         let render = RenderConfiguration(thumbMediaID: settings.wechatThumbMediaID ?? "")
         var workers: [ChannelWorker] = []
         if channel != .wechat {
+            // Until it has counted the live workers, a worker under a fleet rate limit takes a tenth (a one-off run: all of it).
+            let rateLimit = workerSettings.platformRateLimit.map { (perSecond: $0, limiter: RateLimiter(rate: untilEmpty ? $0 : $0 / 10)) }
             let destination = ChannelFactory.platform(
-                settings: settings, outboxDirectory: workerSettings.outboxDirectory, concurrency: workerSettings.concurrency, logger: logger)
+                settings: settings, outboxDirectory: workerSettings.outboxDirectory, concurrency: workerSettings.concurrency,
+                rateLimiter: rateLimit?.limiter, logger: logger)
             let driver = PlatformDriver(
                 destination: destination, renderer: PlatformRenderer(templates: templates, configuration: render),
                 concurrency: workerSettings.concurrency)
             workers.append(
-                ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store, logger: logger))
+                ChannelWorker(
+                    driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store,
+                    rateLimit: rateLimit, logger: logger))
         }
         if channel != .platform {
             let destination = ChannelFactory.wechat(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)

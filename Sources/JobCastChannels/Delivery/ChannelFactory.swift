@@ -10,16 +10,20 @@ public enum ChannelFactory {
     /// ``PlatformClient`` when `JOBCAST_PLATFORM_URL` is set, else ``PlatformOutbox`` under `outboxDirectory`.
     /// - Parameters:
     ///   - concurrency: requests in flight at once (`JOBCAST_WORKER_CONCURRENCY`).
+    ///   - rateLimiter: this worker's share of `JOBCAST_PLATFORM_RATE_LIMIT`, if set.
     ///   - httpClient: nil for a client of the platform's own, whose connection pool holds `concurrency`
     ///     connections (the shared client keeps 8 per host).
     public static func platform(
-        settings: Settings, outboxDirectory: String, concurrency: Int = 16, httpClient: HTTPClient? = nil, logger: Logger
+        settings: Settings, outboxDirectory: String, concurrency: Int = 16, rateLimiter: RateLimiter? = nil, httpClient: HTTPClient? = nil,
+        logger: Logger
     ) -> any PlatformChannel {
         guard let url = settings.platformURL else {
             return PlatformOutbox(writer: OutboxWriter(directory: outboxDirectory), logger: logger)
         }
         return PlatformClient(
-            configuration: .init(baseURL: url, token: settings.platformToken ?? "", timeout: settings.httpTimeout, maxConcurrentRequests: concurrency),
+            configuration: .init(
+                baseURL: url, token: settings.platformToken ?? "", timeout: settings.httpTimeout, maxConcurrentRequests: concurrency,
+                rateLimiter: rateLimiter),
             httpClient: httpClient ?? platformHTTPClient(connections: concurrency), logger: logger)
     }
 

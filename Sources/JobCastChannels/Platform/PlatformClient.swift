@@ -28,10 +28,14 @@ public struct PlatformClient: PlatformChannel {
 
         /// Requests in flight at once across every ``send(_:)`` (`JOBCAST_WORKER_CONCURRENCY`).
         public var maxConcurrentRequests: Int
+        /// Requests per second this client may send (its share of `JOBCAST_PLATFORM_RATE_LIMIT`); nil: no limit.
+        public var rateLimiter: RateLimiter?
 
         public init(
-            baseURL: String, token: String, timeout: Duration = .seconds(10), maxResponseBytes: Int = 64 * 1024, maxConcurrentRequests: Int = 16
+            baseURL: String, token: String, timeout: Duration = .seconds(10), maxResponseBytes: Int = 64 * 1024, maxConcurrentRequests: Int = 16,
+            rateLimiter: RateLimiter? = nil
         ) {
+            self.rateLimiter = rateLimiter
             self.baseURL = baseURL
             self.token = token
             self.timeout = timeout
@@ -96,6 +100,7 @@ public struct PlatformClient: PlatformChannel {
     }
 
     private func send(_ request: HTTPClientRequest, id: String, isDelete: Bool) async -> DeliveryResult {
+        await configuration.rateLimiter?.acquire()
         var request = request
         request.headers.add(name: "Authorization", value: "Bearer \(configuration.token)")
         request.headers.add(name: "Accept", value: "application/json")
