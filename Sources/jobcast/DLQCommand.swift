@@ -28,9 +28,10 @@ struct DLQCommand: AsyncParsableCommand {
 
         func withDeadLetters<T>(_ body: (DeadLetters) async throws -> T) async throws -> T {
             let logger = JobCastLogging.bootstrap()
+            let brokers = try Configuration.loadOrExit().brokers
             let connection: AMQPConnection
             do {
-                connection = try await AMQPConnection.connect(toAnyOf: try AMQPConfiguration.list(try Settings().amqpURL), logger: logger)
+                connection = try await AMQPConnection.connect(toAnyOf: brokers, logger: logger)
             } catch {
                 logger.error("cannot reach the broker", metadata: ["error": "\(error)"])
                 throw ExitCodes.exit(for: error)

@@ -33,9 +33,8 @@ struct DashboardCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = JobCastLogging.bootstrap()
-        var settings: Settings
+        var settings = try Configuration.loadOrExit().settings
         do {
-            settings = try Settings()
             if let host { settings.dashboardHost = host }
             if let port { settings.dashboardPort = port }
             try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST")

@@ -51,15 +51,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = JobCastLogging.bootstrap()
-        let settings: Settings
-        var workerSettings: WorkerSettings
-        do {
-            settings = try Settings()
-            workerSettings = try WorkerSettings()
-        } catch {
-            logger.error("configuration error", metadata: ["error": "\(error)"])
-            throw ExitCodes.input
-        }
+        let configuration = try Configuration.loadOrExit()
+        let settings = configuration.settings
+        var workerSettings = configuration.worker
         if let concurrency { workerSettings.concurrency = max(1, concurrency) }
         if let prefetch { workerSettings.prefetch = max(1, prefetch) }
         if channel != .platform, workerSettings.prefetch < workerSettings.digestMax {
@@ -67,7 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
             workerSettings.prefetch = workerSettings.digestMax
         }
         if printConfig {
-            let brokers = (try? AMQPConfiguration.list(settings.amqpURL).map(\.redactedURL).joined(separator: ",")) ?? "(unparseable)"
+            let brokers = configuration.brokers.map(\.redactedURL).joined(separator: ",")
             print((["JOBCAST_AMQP_URL=\(brokers)"] + settings.lines + workerSettings.lines).joined(separator: "\n"))
             return
         }
@@ -82,10 +76,9 @@ struct WorkerCommand: AsyncParsableCommand {
         // Before any metric is made: the libraries' swift-metrics calls land in this registry.
         let registry = JobCastMetrics.bootstrap()
 
-        let brokers: [AMQPConfiguration]
+        let brokers = configuration.brokers
         let templates: ChannelTemplates
         do {
-            brokers = try AMQPConfiguration.list(settings.amqpURL)
             templates = try ChannelTemplates(overrideDirectory: workerSettings.templatesDirectory)
         } catch {
             logger.error("configuration error", metadata: ["error": "\(error)"])
@@ -155,3 +148,4 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.info("worker stopped", metadata: ["handled": "\(workers.map(\.handledCount).reduce(0, +))"])
     }
 }
+
