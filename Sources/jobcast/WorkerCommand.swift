@@ -141,6 +141,16 @@ struct WorkerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             try? await store.close()
+            if Self.isAddressInUse(error) {
+                // The usual cause: a second worker on the same host with the same JOBCAST_HTTP_PORT. A port picked
+                // silently instead would leave Prometheus and the HEALTHCHECK (jobcast health) asking the old one.
+                printError(
+                    "jobcast: cannot serve /metrics, /healthz and /readyz on \(workerSettings.httpHost):\(workerSettings.httpPort): "
+                        + "the address is already in use (another jobcast worker on this host?). Give each worker its own "
+                        + "JOBCAST_HTTP_PORT (e.g. JOBCAST_HTTP_PORT=\(workerSettings.httpPort + 1) jobcast worker), or JOBCAST_HTTP_PORT=0 for "
+                        + "a free port; or stop the process that holds it (ss -ltnp 'sport = :\(workerSettings.httpPort)').")
+                throw ExitCodes.input
+            }
             logger.error("worker failed", metadata: ["error": "\(error)"])
             throw ExitCodes.exit(for: error)
         }
@@ -149,3 +159,11 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 }
 
+extension WorkerCommand {
+    /// Whether binding the HTTP endpoints failed because the address is taken (NIO's IOError for EADDRINUSE,
+    /// "bind(descriptor:ptr:bytes:): Address already in use (errno: 98)", however the service group wraps it).
+    static func isAddressInUse(_ error: any Error) -> Bool {
+        let text = String(describing: error) + " " + String(reflecting: error)
+        return text.contains("Address already in use") || text.contains("errno: \(EADDRINUSE))")
+    }
+}
