@@ -4,8 +4,9 @@ extension JSONValue {
     /// Parses UTF-8 JSON text (RFC 8259) straight from its bytes: a few times faster than `JSONDecoder`,
     /// which built a `JSONValue` by trying each type in turn and throwing on every miss (it was most of what
     /// `jobcast publish` and the worker spent per posting; see Benchmarks/). Whatever this strict parser does
-    /// not take (a byte-order mark, UTF-16, a lone surrogate escape, a repeated key, a number out of range,
-    /// deeper nesting than 512) goes to `JSONDecoder`, so every input is accepted or refused as before.
+    /// not take (a byte-order mark, a lone surrogate escape, a repeated key, a number out of range, deeper
+    /// nesting than 512) goes to `JSONDecoder`, so every input is accepted or refused as before; except text
+    /// that is not UTF-8, which `JSONValue(data:)` refuses before Foundation could guess its encoding.
     static func parse(_ data: Data) -> JSONValue? {
         data.withUnsafeBytes { raw -> JSONValue? in
             var parser = FastJSONParser(bytes: raw.bindMemory(to: UInt8.self))

@@ -11,13 +11,22 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses UTF-8 JSON text.
+    /// Parses UTF-8 JSON text (a UTF-8 byte-order mark is allowed). Text in any other encoding is refused with
+    /// ``NotUTF8``, although Foundation's decoder, which reads what the fast parser leaves, would guess UTF-16 or
+    /// UTF-32 from the zero bytes and accept it: the wire contract is UTF-8.
     public init(data: Data) throws {
         if let value = JSONValue.parse(data) {
             self = value
         } else {
+            // No valid JSON text holds a raw NUL (in a string it must be escaped), and UTF-16/32 always do for ASCII.
+            guard !data.contains(0), String(validating: data, as: UTF8.self) != nil else { throw NotUTF8() }
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         }
+    }
+
+    /// JSON text that is not UTF-8 (UTF-16 or UTF-32 with or without a byte-order mark, GBK, stray bytes).
+    public struct NotUTF8: Error, CustomStringConvertible {
+        public var description: String { "not UTF-8 text: JobCast reads JSON in UTF-8 only" }
     }
 
     /// The JSON type name used in validation messages.
