@@ -18,7 +18,7 @@ struct PublishCommand: AsyncParsableCommand {
             JOBCAST_AMQP_URL in turn) and republishes only what was not confirmed. Publishing the same file \
             again is harmless: the workers deliver each posting once.
 
-            CSV: UTF-8 (with or without BOM), a header of dotted field names (id,title,salary.min,…), lists \
+            CSV: UTF-8 (with or without BOM; --encoding gbk or gb18030 for Chinese Excel's files), a header of dotted field names (id,title,salary.min,…), lists \
             (benefits, targetGroups, sourceCounties) separated by ';'.
 
             \(ExitCodes.helpText)
@@ -29,6 +29,9 @@ struct PublishCommand: AsyncParsableCommand {
 
     @Option(help: "json, jsonl or csv (default: from the file extension, or guessed from the content).")
     var format: PostingInputFormat?
+
+    @Option(help: "The files' character encoding: utf-8, gbk or gb18030 (Chinese Excel's CSV). Default utf-8.")
+    var encoding: PostingInputEncoding = .utf8
 
     @Flag(help: "Publish nothing if any posting is invalid.")
     var strict = false
@@ -51,7 +54,7 @@ struct PublishCommand: AsyncParsableCommand {
                 throw ExitCodes.input
             }
             let format = format ?? PostingInputFormat.guess(fromPath: file) ?? PostingInputFormat.sniff(data)
-            let result = reader.read(data, source: file, format: format)
+            let result = reader.read(data, source: file, format: format, encoding: encoding)
             records += result.records
             problems += result.problems
         }
@@ -66,3 +69,4 @@ struct PublishCommand: AsyncParsableCommand {
 }
 
 extension PostingInputFormat: ExpressibleByArgument {}
+extension PostingInputEncoding: ExpressibleByArgument {}

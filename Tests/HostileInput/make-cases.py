@@ -192,6 +192,19 @@ add(65, "withdraw-bad-id", {"id": "../x", "action": "withdraw"}, "rejects", "dea
 cases.append({"file": "66-ten-megabytes.json", "id": "hostile-66", "generate": "ten-megabytes", "producer": "rejects", "worker": "dead", "reason": "too_large",
               "note": "a valid-looking posting with 10 MB of requirements: over the schema's 2000 characters for the producer, over JOBCAST_MAX_MESSAGE_BYTES for the worker"})
 
+# Text that is not UTF-8: the contract is UTF-8 JSON, although Foundation's decoder would guess UTF-16 from the zero bytes.
+add(67, "utf16le-with-bom", b"\xff\xfe" + dump(posting(67)).encode("utf-16-le"), "rejects", "dead", "not_json",
+    note="UTF-16 with a byte-order mark: refused by the producer (save it as UTF-8) and dead-lettered by the worker as not UTF-8")
+add(68, "utf16be-without-bom", dump(posting(68)).encode("utf-16-be"), "rejects", "dead", "not_json",
+    note="UTF-16 without a byte-order mark: every ASCII character has a zero byte; refused and dead-lettered as not UTF-8")
+# CSV as bureaus export it.
+CSV_HEADER = "id,employer.name,title,industry,headcount,salary.min,salary.max,location.city,contact.phone,validUntil\n"
+add(69, "gbk-excel", (CSV_HEADER + "hostile-69,上海博海餐饮集团有限公司,中餐厨师助理,餐饮,12,5500,7000,上海市,021-52561288,2027-04-30\n").encode("gbk"),
+    "rejects", "dead", "not_json", ext="csv",
+    note="a CSV saved by Chinese Excel (GBK): jobcast publish refuses it, naming the line and suggesting --encoding gbk, instead of publishing U+FFFD")
+add(70, "dot-column", "id,.\nhostile-70,{}\n", "rejects", "dead", "not_json", ext="csv",
+    note="a header column named '.' would have replaced the whole record with one cell; the header is refused")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

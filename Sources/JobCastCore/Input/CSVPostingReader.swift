@@ -30,6 +30,14 @@ public struct CSVPostingReader: Sendable {
                     result.problems.append(InputProblem(source: source, line: row.line, message: "the header names column '\(duplicate)' twice"))
                     return result
                 }
+                // `.`, `a.`, `.b` or `a..b` would set the whole record (or a field with no name) from one cell.
+                if let bad = header!.first(where: { !$0.isEmpty && $0.split(separator: ".", omittingEmptySubsequences: false).contains("") }) {
+                    result.problems.append(
+                        InputProblem(
+                            source: source, line: row.line,
+                            message: "the header's column '\(bad)' is not a field name: use names with dots between them, like salary.min"))
+                    return result
+                }
                 continue
             }
             guard row.fields.count == columns.count else {

@@ -7,9 +7,16 @@ import Foundation
 public struct PostingFileReader: Sendable {
     public init() {}
 
-    /// Reads `data` (the contents of `source`) in `format`.
-    public func read(_ data: Data, source: String, format: PostingInputFormat) -> PostingReadResult {
-        let bytes = Self.withoutBOM([UInt8](data))
+    /// Reads `data` (the contents of `source`) in `format`. Text that is not valid in `encoding` (by default UTF-8)
+    /// is one problem for the whole file, at the line of the first bad byte: nothing of it is read as postings
+    /// (a GBK file read as UTF-8 would otherwise become postings full of U+FFFD).
+    public func read(_ data: Data, source: String, format: PostingInputFormat, encoding: PostingInputEncoding = .utf8) -> PostingReadResult {
+        let text: [UInt8]
+        switch encoding.utf8Bytes(data, source: source) {
+        case .success(let converted): text = converted
+        case .failure(let problem): return PostingReadResult(problems: [problem])
+        }
+        let bytes = Self.withoutBOM(text)
         switch format {
         case .json: return readJSON(bytes, source: source)
         case .jsonl: return readJSONLines(bytes, source: source)
