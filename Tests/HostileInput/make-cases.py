@@ -204,6 +204,8 @@ add(69, "gbk-excel", (CSV_HEADER + "hostile-69,上海博海餐饮集团有限公
     note="a CSV saved by Chinese Excel (GBK): jobcast publish refuses it, naming the line and suggesting --encoding gbk, instead of publishing U+FFFD")
 add(70, "dot-column", "id,.\nhostile-70,{}\n", "rejects", "dead", "not_json", ext="csv",
     note="a header column named '.' would have replaced the whole record with one cell; the header is refused")
+add(71, "phone-with-extension", posting(71, setting("contact.phone", "+86 138-0000-0000 转 8001")), "publishes", "delivered",
+    note="an extension as Chinese postings write it is a valid phone number")
 
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
