@@ -7,12 +7,15 @@ import Foundation
 /// Layout under the root (default `var/outbox`, `JOBCAST_OUTBOX_DIR`):
 ///
 ///     platform/<id>.json             the PUT body for posting <id>, byte for byte
-///     platform/<id>.deleted.json     a withdrawal: {"id", "method": "DELETE", "path"}; replaces <id>.json
+///     platform/withdrawn/<id>.json   a withdrawal: {"id", "method": "DELETE", "path"}; replaces <id>.json
 ///     wechat/<name>/draft.json       the draft/add body (Schemas/wechat-draft.schema.json), pretty-printed
 ///     wechat/<name>/article-N.html   article N's content as a page to open in a browser, N from 1
 ///
 /// `<name>` is `draft-` and 16 hex digits of a hash of the draft's JSON: the same draft always lands
 /// in the same folder.
+///
+/// Withdrawals have a folder of their own so that no two postings share a file: a marker named after the id
+/// (`<id>.deleted.json`, as it once was) is also the file of the posting whose id is `<id>.deleted`.
 public struct OutboxWriter: Sendable {
     public let root: URL
 
@@ -23,23 +26,29 @@ public struct OutboxWriter: Sendable {
         self.root = URL(fileURLWithPath: directory, isDirectory: true)
     }
 
-    /// `platform/<id>.json`; removes a `<id>.deleted.json` left by an earlier withdrawal.
+    /// `platform/<id>.json`; removes a `platform/withdrawn/<id>.json` left by an earlier withdrawal.
     @discardableResult
     public func writePlatformJob(id: String, body: Data) throws -> URL {
-        let url = try write(body, to: "platform/\(Self.fileName(id)).json")
-        try? FileManager.default.removeItem(at: platformFolder.appendingPathComponent("\(Self.fileName(id)).deleted.json"))
+        let url = try write(body, to: Self.platformJobPath(id))
+        try? FileManager.default.removeItem(at: root.appendingPathComponent(Self.platformWithdrawalPath(id)))
         return url
     }
 
-    /// `platform/<id>.deleted.json`; removes `<id>.json`.
+    /// `platform/withdrawn/<id>.json`; removes `platform/<id>.json`.
     @discardableResult
     public func writePlatformWithdrawal(id: String) throws -> URL {
         let record: [String: String] = ["id": id, "method": "DELETE", "path": "/api/v1/jobs/\(PlatformClient.pathSegment(id))"]
         let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-        let url = try write(data + Data("\n".utf8), to: "platform/\(Self.fileName(id)).deleted.json")
-        try? FileManager.default.removeItem(at: platformFolder.appendingPathComponent("\(Self.fileName(id)).json"))
+        let url = try write(data + Data("\n".utf8), to: Self.platformWithdrawalPath(id))
+        try? FileManager.default.removeItem(at: root.appendingPathComponent(Self.platformJobPath(id)))
         return url
     }
+
+    /// Where posting `id`'s PUT body goes, under the root.
+    public static func platformJobPath(_ id: String) -> String { "platform/\(fileName(id)).json" }
+
+    /// Where posting `id`'s withdrawal goes, under the root.
+    public static func platformWithdrawalPath(_ id: String) -> String { "platform/withdrawn/\(fileName(id)).json" }
 
     /// `wechat/<name>/draft.json` and `article-N.html`; returns the folder.
     @discardableResult
