@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 echo "== starting the test RabbitMQ node (127.0.0.1:5701, amqps 5702)"
 scripts/rabbitmq-node.sh start jobcast-test 5701 5702
 echo "== starting the restart-test RabbitMQ node (127.0.0.1:5711; only the publisher's restart test stops it)"
