@@ -1,7 +1,7 @@
 import Foundation
 
 /// Writes what a channel would have sent to files, for a first run and for review before going live
-/// (DESIGN.md "Channels", Outbox). Every file is written to a temporary name in the same folder and
+/// (docs/design.md, "Channels"). Every file is written to a temporary name in the same folder and
 /// renamed into place, so a reader never sees half a file and a redelivery overwrites whole files.
 ///
 /// Layout under the root (default `var/outbox`, `JOBCAST_OUTBOX_DIR`):
@@ -92,8 +92,6 @@ public struct OutboxWriter: Sendable {
         }
         return url
     }
-
-    private var platformFolder: URL { root.appendingPathComponent("platform", isDirectory: true) }
 
     /// A posting id is already a safe file name (`[A-Za-z0-9._:-]`); anything else is percent-encoded,
     /// and a leading dot is too, so no name is hidden or climbs out of the folder.
