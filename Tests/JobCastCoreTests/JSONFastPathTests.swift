@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test(arguments: [
-        "{", "[1,]", "[01]", "[1.]", "[-]", #"["\x"]"#, "[\"a\u{01}b\"]", #"["\ud800"]"#, #"{"a":1,"a":2}"#, "[1] x", "tru", "",
+        "{", "[1,]", "[01]", "[1.]", "[-]", #"["\x"]"#, "[\"a\u{01}b\"]", #"["\ud800"]"#, "[1] x", "tru", "",
         #"["\udc00x"]"#,
     ])
     func theFastParserLeavesTheUnusualToFoundation(_ text: String) throws {
@@ -58,6 +58,14 @@ import Testing
         let bytes: [UInt8] = [UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\"")]
         #expect(JSONValue.parse(Data(bytes)) == nil)
         #expect((try? JSONValue(data: Data(bytes))) == nil)
+    }
+
+    @Test("a key named twice is refused, however the rest of the text sends it to Foundation's decoder", arguments: [
+        #"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#, #"{"n":1e400,"a":[{"b":1,"b":1}]}"#, "\u{FEFF}{\"a\":1,\"a\":1}",
+        #"{"big":123456789012345678901234567890,"contact":{"phone":"1"},"contact":{"phone":"2"}}"#,
+    ])
+    func duplicateKeysAreRefused(_ text: String) {
+        #expect(throws: JSONValue.DuplicateKey.self) { try JSONValue(data: Data(text.utf8)) }
     }
 
     @Test func deepNestingIsLeftToFoundation() {

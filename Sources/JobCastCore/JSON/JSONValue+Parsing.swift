@@ -13,6 +13,20 @@ extension JSONValue {
             return parser.document()
         }
     }
+
+    /// Whether an object in `data` names a key twice (after unescaping: `"a"` and `"\u0061"` are the same key).
+    /// Foundation's decoder keeps the first value and JSONSerialization (and Python, and most readers) the last,
+    /// so such a posting would mean one thing to the validator and another to the next reader: it is refused.
+    /// The scan reads numbers of any size; it stops (false) at whatever else the fast parser refuses.
+    static func hasDuplicateKey(_ data: Data) -> Bool {
+        data.withUnsafeBytes { raw -> Bool in
+            var bytes = raw.bindMemory(to: UInt8.self)
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes[3...]) }
+            var parser = FastJSONParser(bytes: bytes, anyNumber: true)
+            _ = parser.document()
+            return parser.foundDuplicateKey
+        }
+    }
 }
 
 /// A strict recursive-descent JSON parser that gives up (nil) on anything unusual.
@@ -20,8 +34,15 @@ private struct FastJSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// Take every well-formed number (as 0) instead of giving up on those an Int64 cannot hold exactly.
+    let anyNumber: Bool
+    /// Set when an object named a key twice (the parse then gives up).
+    private(set) var foundDuplicateKey = false
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, anyNumber: Bool = false) {
+        self.bytes = bytes
+        self.anyNumber = anyNumber
+    }
 
     mutating func document() -> JSONValue? {
         skipWhitespace()
@@ -80,7 +101,11 @@ private struct FastJSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             skipWhitespace()
-            guard let member = value(), members.updateValue(member, forKey: key) == nil else { return nil }
+            guard let member = value() else { return nil }
+            guard members.updateValue(member, forKey: key) == nil else {
+                foundDuplicateKey = true
+                return nil
+            }
             skipWhitespace()
             guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: ",") {
@@ -221,6 +246,7 @@ private struct FastJSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         // Integers and fractions alike go to JSONDecoder's own reading when they would not come out exact.
+        if anyNumber { return .number(0) }
         guard isInteger, let integer = Int64(text) else { return nil }
         return .number(Double(integer))
     }

@@ -20,8 +20,15 @@ public enum JSONValue: Sendable, Hashable {
         } else {
             // No valid JSON text holds a raw NUL (in a string it must be escaped), and UTF-16/32 always do for ASCII.
             guard !data.contains(0), String(validating: data, as: UTF8.self) != nil else { throw NotUTF8() }
+            if JSONValue.hasDuplicateKey(data) { throw DuplicateKey() }
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         }
+    }
+
+    /// An object that names a key twice: Foundation's decoder kept the first value, most other readers keep the
+    /// last, so the validator and the next reader would not see the same posting (found by the json fuzz target).
+    public struct DuplicateKey: Error, CustomStringConvertible {
+        public var description: String { "an object names the same key twice" }
     }
 
     /// JSON text that is not UTF-8 (UTF-16 or UTF-32 with or without a byte-order mark, GBK, stray bytes).
