@@ -33,7 +33,8 @@ struct DashboardCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = JobCastLogging.bootstrap()
-        var settings = try Configuration.loadOrExit().settings
+        let configuration = try Configuration.loadOrExit()
+        var settings = configuration.settings
         do {
             if let host { settings.dashboardHost = host }
             if let port { settings.dashboardPort = port }
@@ -44,8 +45,7 @@ struct DashboardCommand: AsyncParsableCommand {
         }
         let store: SQLDeliveryStore
         do {
-            let url = try EnvironmentReader(environment: ProcessInfo.processInfo.environment).value("JOBCAST_DATABASE_URL")
-            store = try await DeliveryStoreFactory.from(url: url, logger: logger)
+            store = try await DeliveryStoreFactory.from(url: configuration.worker.databaseURL, logger: logger)
         } catch {
             logger.error("cannot open the delivery store", metadata: ["error": "\(error)"])
             throw ExitCodes.input
