@@ -212,6 +212,11 @@ add(71, "phone-with-extension", posting(71, setting("contact.phone", "+86 138-00
 add(72, "duplicate-key", dump(posting(72))[:-1] + ', "contact": {"phone": "call-me-maybe"}}', "rejects", "dead", "not_json",
     note="an object naming a key twice (here contact) is refused: which value counts depends on the reader")
 
+# Found by the render fuzz target: Foundation's JSON decoder trapped (in JSONError.SourceLocation) on text that ends
+# at its depth limit; every worker this message reached would have died.
+add(73, "open-brackets-at-the-depth-limit", "[" * 513, "rejects", "dead", "not_json",
+    note="513 '[' and nothing else: refused before Foundation's decoder, which crashed on it")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

@@ -68,6 +68,20 @@ import Testing
         #expect(throws: JSONValue.DuplicateKey.self) { try JSONValue(data: Data(text.utf8)) }
     }
 
+    @Test("nesting deeper than 512 is refused before Foundation's decoder, which trapped on text ending at its limit", arguments: [
+        String(repeating: "[", count: 513), String(repeating: "[", count: 513) + String(repeating: "]", count: 513),
+        "{\"a\":" + String(repeating: "{\"b\":", count: 600) + "1" + String(repeating: "}", count: 601),
+    ])
+    func nestingBeyondTheLimitIsRefused(_ text: String) {
+        #expect(throws: JSONValue.TooDeep.self) { try JSONValue(data: Data(text.utf8)) }
+        #expect(PostingValidator().validate(data: Data(text.utf8)).first?.message == "not UTF-8 JSON")
+    }
+
+    @Test func bracketsInStringsDoNotCountAsNesting() throws {
+        let text = "{\"a\":\"" + String(repeating: "[", count: 600) + "\\\"\",\"b\":1e400}"
+        #expect(JSONValue.nestingDepth(Data(text.utf8)) == 1)
+    }
+
     @Test func deepNestingIsLeftToFoundation() {
         let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
         #expect(JSONValue.parse(Data(deep.utf8)) == nil)

@@ -14,6 +14,38 @@ extension JSONValue {
         }
     }
 
+    /// The deepest nesting of arrays and objects in `data` (brackets inside strings do not count), for text the
+    /// fast parser gave up on. Foundation's decoder refuses nesting over 512 itself, but a document that ends at
+    /// that depth (513 `[` and nothing else, found by the render fuzz target) made it trap while it located the
+    /// error: a message that would have killed every worker it reached. Such text never gets to it.
+    static func nestingDepth(_ data: Data) -> Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        for byte in data {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
+    }
+
     /// Whether an object in `data` names a key twice (after unescaping: `"a"` and `"\u0061"` are the same key).
     /// Foundation's decoder keeps the first value and JSONSerialization (and Python, and most readers) the last,
     /// so such a posting would mean one thing to the validator and another to the next reader: it is refused.

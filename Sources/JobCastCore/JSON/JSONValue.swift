@@ -20,9 +20,19 @@ public enum JSONValue: Sendable, Hashable {
         } else {
             // No valid JSON text holds a raw NUL (in a string it must be escaped), and UTF-16/32 always do for ASCII.
             guard !data.contains(0), String(validating: data, as: UTF8.self) != nil else { throw NotUTF8() }
+            if JSONValue.nestingDepth(data) > Self.maximumDepth { throw TooDeep() }
             if JSONValue.hasDuplicateKey(data) { throw DuplicateKey() }
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         }
+    }
+
+    /// Arrays and objects nested deeper than this are refused (as Foundation's decoder refuses them, but before it
+    /// can trap on them).
+    public static let maximumDepth = 512
+
+    /// Arrays and objects nested deeper than ``maximumDepth``.
+    public struct TooDeep: Error, CustomStringConvertible {
+        public var description: String { "arrays and objects nested deeper than \(JSONValue.maximumDepth)" }
     }
 
     /// An object that names a key twice: Foundation's decoder kept the first value, most other readers keep the
