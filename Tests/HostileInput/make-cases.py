@@ -217,6 +217,10 @@ add(72, "duplicate-key", dump(posting(72))[:-1] + ', "contact": {"phone": "call-
 add(73, "open-brackets-at-the-depth-limit", "[" * 513, "rejects", "dead", "not_json",
     note="513 '[' and nothing else: refused before Foundation's decoder, which crashed on it")
 
+# Found by the json fuzz target: Foundation's decoder accepted a raw tab inside a string (JSON requires \t).
+add(74, "raw-tab-in-string", dump(posting(74)).replace('"中餐厨师助理"', '"中餐\t厨师助理"'), "rejects", "dead", "not_json",
+    note="a raw control character inside a string is not JSON; JSONSerialization and Python refuse it, Foundation's decoder took it")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

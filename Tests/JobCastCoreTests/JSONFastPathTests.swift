@@ -77,6 +77,14 @@ import Testing
         #expect(PostingValidator().validate(data: Data(text.utf8)).first?.message == "not UTF-8 JSON")
     }
 
+    @Test("a raw control character in a string is refused, also where Foundation's decoder reads the text", arguments: [
+        "{\"a\":\"x\ty\"}", "{\"n\":1e400,\"a\":\"x\ty\"}", "[\"\u{1F}\"]",
+    ])
+    func rawControlCharactersAreRefused(_ text: String) {
+        #expect((try? JSONValue(data: Data(text.utf8))) == nil)
+        #expect(JSONValue.structure(of: Data(text.utf8)).controlInString)
+    }
+
     @Test func bracketsInStringsDoNotCountAsNesting() throws {
         let text = "{\"a\":\"" + String(repeating: "[", count: 600) + "\\\"\",\"b\":1e400}"
         #expect(JSONValue.nestingDepth(Data(text.utf8)) == 1)

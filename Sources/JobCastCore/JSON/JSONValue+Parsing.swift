@@ -18,13 +18,19 @@ extension JSONValue {
     /// fast parser gave up on. Foundation's decoder refuses nesting over 512 itself, but a document that ends at
     /// that depth (513 `[` and nothing else, found by the render fuzz target) made it trap while it located the
     /// error: a message that would have killed every worker it reached. Such text never gets to it.
-    static func nestingDepth(_ data: Data) -> Int {
+    static func nestingDepth(_ data: Data) -> Int { structure(of: data).depth }
+
+    /// The deepest nesting, and whether a string holds a raw control character (U+0000 to U+001F), which JSON
+    /// forbids and Foundation's decoder let through (a tab, found by the json fuzz target).
+    static func structure(of data: Data) -> (depth: Int, controlInString: Bool) {
         var depth = 0
         var deepest = 0
         var inString = false
         var escaped = false
+        var controlInString = false
         for byte in data {
             if inString {
+                if byte < 0x20 { controlInString = true }
                 if escaped {
                     escaped = false
                 } else if byte == UInt8(ascii: "\\") {
@@ -43,7 +49,7 @@ extension JSONValue {
             default: break
             }
         }
-        return deepest
+        return (deepest, controlInString)
     }
 
     /// Whether an object in `data` names a key twice (after unescaping: `"a"` and `"\u0061"` are the same key).

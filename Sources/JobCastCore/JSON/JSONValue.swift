@@ -20,7 +20,9 @@ public enum JSONValue: Sendable, Hashable {
         } else {
             // No valid JSON text holds a raw NUL (in a string it must be escaped), and UTF-16/32 always do for ASCII.
             guard !data.contains(0), String(validating: data, as: UTF8.self) != nil else { throw NotUTF8() }
-            if JSONValue.nestingDepth(data) > Self.maximumDepth { throw TooDeep() }
+            let structure = JSONValue.structure(of: data)
+            if structure.depth > Self.maximumDepth { throw TooDeep() }
+            if structure.controlInString { throw ControlCharacterInString() }
             if JSONValue.hasDuplicateKey(data) { throw DuplicateKey() }
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         }
@@ -33,6 +35,12 @@ public enum JSONValue: Sendable, Hashable {
     /// Arrays and objects nested deeper than ``maximumDepth``.
     public struct TooDeep: Error, CustomStringConvertible {
         public var description: String { "arrays and objects nested deeper than \(JSONValue.maximumDepth)" }
+    }
+
+    /// A raw control character (a tab, a line break, …) inside a string: JSON requires it escaped (`\t`), and
+    /// JSONSerialization and Python refuse it; Foundation's decoder took it.
+    public struct ControlCharacterInString: Error, CustomStringConvertible {
+        public var description: String { "a string holds a raw control character; write it escaped, like \\t or \\n" }
     }
 
     /// An object that names a key twice: Foundation's decoder kept the first value, most other readers keep the
