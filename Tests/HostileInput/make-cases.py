@@ -221,6 +221,10 @@ add(73, "open-brackets-at-the-depth-limit", "[" * 513, "rejects", "dead", "not_j
 add(74, "raw-tab-in-string", dump(posting(74)).replace('"中餐厨师助理"', '"中餐\t厨师助理"'), "rejects", "dead", "not_json",
     note="a raw control character inside a string is not JSON; JSONSerialization and Python refuse it, Foundation's decoder took it")
 
+# Found by the json fuzz target: Foundation's decoder accepted an escape JSON does not have (\-).
+add(75, "unknown-escape", dump(posting(75)).replace('"中餐厨师助理"', '"中餐\\-厨师助理"'), "rejects", "dead", "not_json",
+    note="\\- is not a JSON escape; JSONSerialization and Python refuse it, Foundation's decoder took it")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

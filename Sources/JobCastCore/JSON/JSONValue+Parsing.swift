@@ -20,8 +20,8 @@ extension JSONValue {
     /// error: a message that would have killed every worker it reached. Such text never gets to it.
     static func nestingDepth(_ data: Data) -> Int { structure(of: data).depth }
 
-    /// The deepest nesting, and whether a string holds a raw control character (U+0000 to U+001F), which JSON
-    /// forbids and Foundation's decoder let through (a tab, found by the json fuzz target).
+    /// The deepest nesting, and whether a string holds a raw control character (U+0000 to U+001F) or an escape
+    /// JSON does not have (`\-`, `\x`), which Foundation's decoder let through (both found by the json fuzz target).
     static func structure(of data: Data) -> (depth: Int, controlInString: Bool) {
         var depth = 0
         var deepest = 0
@@ -33,6 +33,7 @@ extension JSONValue {
                 if byte < 0x20 { controlInString = true }
                 if escaped {
                     escaped = false
+                    if !Self.escapable.contains(byte) { controlInString = true }
                 } else if byte == UInt8(ascii: "\\") {
                     escaped = true
                 } else if byte == UInt8(ascii: "\"") {
@@ -51,6 +52,9 @@ extension JSONValue {
         }
         return (deepest, controlInString)
     }
+
+    /// The characters JSON allows after a backslash (`\u` is followed by hex digits, which the parsers check).
+    static let escapable: Set<UInt8> = Set("\"\\/bfnrtu".utf8)
 
     /// Whether an object in `data` names a key twice (after unescaping: `"a"` and `"\u0061"` are the same key).
     /// Foundation's decoder keeps the first value and JSONSerialization (and Python, and most readers) the last,

@@ -37,10 +37,11 @@ public enum JSONValue: Sendable, Hashable {
         public var description: String { "arrays and objects nested deeper than \(JSONValue.maximumDepth)" }
     }
 
-    /// A raw control character (a tab, a line break, …) inside a string: JSON requires it escaped (`\t`), and
-    /// JSONSerialization and Python refuse it; Foundation's decoder took it.
+    /// A raw control character (a tab, a line break, …) inside a string, or an escape JSON does not have (`\-`):
+    /// JSON requires the one escaped (`\t`) and forbids the other; JSONSerialization and Python refuse both,
+    /// Foundation's decoder took them.
     public struct ControlCharacterInString: Error, CustomStringConvertible {
-        public var description: String { "a string holds a raw control character; write it escaped, like \\t or \\n" }
+        public var description: String { "a string holds a raw control character or an unknown escape; write \\t, \\n, \\\\, \\\" or \\uXXXX" }
     }
 
     /// An object that names a key twice: Foundation's decoder kept the first value, most other readers keep the
