@@ -225,6 +225,10 @@ add(74, "raw-tab-in-string", dump(posting(74)).replace('"中餐厨师助理"', '
 add(75, "unknown-escape", dump(posting(75)).replace('"中餐厨师助理"', '"中餐\\-厨师助理"'), "rejects", "dead", "not_json",
     note="\\- is not a JSON escape; JSONSerialization and Python refuse it, Foundation's decoder took it")
 
+# Found by the json fuzz target: Foundation's decoder accepted \u with fewer than four hex digits.
+add(76, "short-unicode-escape", dump(posting(76)).replace('"中餐厨师助理"', '"中餐\\u12厨师助理"'), "rejects", "dead", "not_json",
+    note="\\u must be followed by four hex digits; JSONSerialization and Python refuse \\u12, Foundation's decoder took it")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

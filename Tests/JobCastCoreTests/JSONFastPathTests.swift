@@ -79,6 +79,7 @@ import Testing
 
     @Test("a raw control character in a string is refused, also where Foundation's decoder reads the text", arguments: [
         "{\"a\":\"x\ty\"}", "{\"n\":1e400,\"a\":\"x\ty\"}", "[\"\u{1F}\"]", #"{"n":1e400,"a":"call-m\-maybe"}"#, #"["\x41", 1e400]"#,
+        #"{"n":1e400,"a":"\u1\tr"}"#, #"["\u12", 1e400]"#,
     ])
     func rawControlCharactersAreRefused(_ text: String) {
         #expect((try? JSONValue(data: Data(text.utf8))) == nil)

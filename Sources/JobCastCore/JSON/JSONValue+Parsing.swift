@@ -28,12 +28,24 @@ extension JSONValue {
         var inString = false
         var escaped = false
         var controlInString = false
+        var hexDigitsDue = 0
         for byte in data {
             if inString {
                 if byte < 0x20 { controlInString = true }
+                if hexDigitsDue > 0 {
+                    // `\u` takes exactly four hex digits (Foundation's decoder took `\u1` followed by anything).
+                    hexDigitsDue -= 1
+                    if !Self.hexDigits.contains(byte) { controlInString = true }
+                    if byte == UInt8(ascii: "\"") {
+                        inString = false
+                        hexDigitsDue = 0
+                    }
+                    continue
+                }
                 if escaped {
                     escaped = false
                     if !Self.escapable.contains(byte) { controlInString = true }
+                    if byte == UInt8(ascii: "u") { hexDigitsDue = 4 }
                 } else if byte == UInt8(ascii: "\\") {
                     escaped = true
                 } else if byte == UInt8(ascii: "\"") {
@@ -55,6 +67,7 @@ extension JSONValue {
 
     /// The characters JSON allows after a backslash (`\u` is followed by hex digits, which the parsers check).
     static let escapable: Set<UInt8> = Set("\"\\/bfnrtu".utf8)
+    static let hexDigits: Set<UInt8> = Set("0123456789abcdefABCDEF".utf8)
 
     /// Whether an object in `data` names a key twice (after unescaping: `"a"` and `"\u0061"` are the same key).
     /// Foundation's decoder keeps the first value and JSONSerialization (and Python, and most readers) the last,
