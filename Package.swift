@@ -209,6 +209,9 @@ let package = Package(
             ],
             path: "Tests/Chaos"
         ),
+        // Test tooling, not shipped: the libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING);
+        // a plain build makes the same binary a replayer of inputs through them.
+        .executableTarget(name: "jobcast-fuzz", dependencies: ["JobCastCore", "JobCastChannels"], path: "Tests/Fuzz"),
         .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport"]),
         // The dashboard's JSON API and page (in headless Chromium), and the deploy/ Prometheus files (promtool).
         .testTarget(

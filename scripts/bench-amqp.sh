@@ -17,7 +17,7 @@ prefetch=${PREFETCH:-200}
 port=5701
 url="amqp://guest:guest@127.0.0.1:$port/%2F"
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 scripts/rabbitmq-node.sh start jobcast-test $port 5702
 mkdir -p .build
 cc -O2 -Wall -o .build/raw_amqp Benchmarks/raw/raw_amqp.c -lrabbitmq

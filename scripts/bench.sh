@@ -23,7 +23,7 @@ done
 scratch=${SCRATCH:-.build}
 port=${BENCH_PORT:-5751}
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 scripts/rabbitmq-node.sh start jobcast-bench "$port"
 mkdir -p "$scratch" var/bench
 cc=$(command -v cc || command -v gcc || command -v clang)

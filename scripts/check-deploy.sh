@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v promtool >/dev/null; then
-    echo "check-deploy: promtool not found: apt-get install prometheus (scripts/install-deps.sh does)" >&2
+    echo "check-deploy: promtool not found: apt-get install prometheus (scripts/install-deps.sh --tests does)" >&2
     exit 1
 fi
 

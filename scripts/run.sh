@@ -44,7 +44,7 @@ echo "== delivery figures"
 "$bin" stats
 outbox=${JOBCAST_OUTBOX_DIR:-var/outbox}
 echo
-echo "outbox: $(find "$outbox/platform" -name '*.json' 2>/dev/null | wc -l) platform job files in $outbox/platform/, \
+echo "outbox: $(find "$outbox/platform" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l) platform job files in $outbox/platform/, \
 $(find "$outbox/wechat" -name 'article-*.html' 2>/dev/null | wc -l) WeChat article pages in $outbox/wechat/"
 echo
 echo "dashboard: run  $bin dashboard  and open http://${JOBCAST_DASHBOARD_HOST:-127.0.0.1}:${JOBCAST_DASHBOARD_PORT:-9465}/ \

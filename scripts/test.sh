@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 echo "== starting the test RabbitMQ node (127.0.0.1:5701, amqps 5702)"
 scripts/rabbitmq-node.sh start jobcast-test 5701 5702
 echo "== starting the restart-test RabbitMQ node (127.0.0.1:5711; only the publisher's restart test stops it)"
@@ -25,6 +25,9 @@ echo "== checking docker-compose.yml, .env.example, the Dockerfile and the READM
 scripts/check-compose.sh
 echo "== testing"
 swift test --skip-build
+echo "== fuzz targets (Tests/Fuzz): the seeds replayed through every target, the validator against jsonschema on the fuzz"
+echo "   corpus; 20,000 libFuzzer runs per target when the fuzz build is there (FUZZ=1 builds it: ~11 min the first time)"
+if [ "${FUZZ:-}" = 1 ]; then scripts/fuzz.sh; else scripts/fuzz.sh --if-built; fi
 echo "== benchmark, tiny mode: 300 postings, one round; checks that scripts/bench.sh works, never how fast"
 scripts/bench.sh --tiny
 echo "== chaos run (short): 1,000 postings, workers killed, RabbitMQ restarted, platform faults, WeChat token expired; nothing lost"

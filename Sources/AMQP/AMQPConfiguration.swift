@@ -69,7 +69,10 @@ public struct AMQPConfiguration: Sendable, Hashable {
             throw AMQPError(.invalidURL, "'\(Self.redact(trimmed))' is not a URL; expected amqp://user:password@host:5672/%2F")
         }
         guard scheme == "amqp" || scheme == "amqps" else {
-            throw AMQPError(.invalidURL, "'\(Self.redact(trimmed))' has scheme '\(scheme)'; use amqp:// or amqps://")
+            throw AMQPError(.invalidURL, "'\(Self.redact(trimmed))' does not start with amqp:// or amqps://")
+        }
+        if let port = components.port, !(1...65535).contains(port) {
+            throw AMQPError(.invalidURL, "'\(Self.redact(trimmed))' has port \(port); a port is 1 to 65535")
         }
         let isTLS = scheme == "amqps"
         var tls: TLS? = isTLS ? TLS() : nil
@@ -85,17 +88,18 @@ public struct AMQPConfiguration: Sendable, Hashable {
         }
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
-            func integer() throws -> Int {
-                guard let number = Int(value), number >= 0 else {
-                    throw AMQPError(.invalidURL, "query parameter \(item.name)='\(value)' must be a non-negative integer")
+            // The protocol's fields are 16 or 32 bits wide: a larger number would trap where it is converted.
+            func integer(maximum: Int) throws -> Int {
+                guard let number = Int(value), (0...maximum).contains(number) else {
+                    throw AMQPError(.invalidURL, "query parameter \(item.name)='\(value)' must be a whole number from 0 to \(maximum)")
                 }
                 return number
             }
             switch item.name {
-            case "heartbeat": config.heartbeat = try integer()
-            case "frame_max": config.frameMax = try integer()
-            case "channel_max": config.channelMax = try integer()
-            case "connection_timeout": config.connectTimeout = Double(try integer()) / 1000
+            case "heartbeat": config.heartbeat = try integer(maximum: 65535)
+            case "frame_max": config.frameMax = try integer(maximum: Int(Int32.max))
+            case "channel_max": config.channelMax = try integer(maximum: 65535)
+            case "connection_timeout": config.connectTimeout = Double(try integer(maximum: 3_600_000)) / 1000
             case "connection_name": config.connectionName = value
             case "cacertfile": tls?.caFile = value
             case "certfile": tls?.certFile = value
@@ -118,8 +122,10 @@ public struct AMQPConfiguration: Sendable, Hashable {
     }
 
     /// Parses a comma-separated list of broker URLs (the nodes of a cluster, tried in turn).
+    /// A comma splits the list only where a scheme follows it (`…,amqp://…`), so that a raw comma in a password
+    /// stays in its URL instead of cutting it in two (and printing both halves in an error).
     public static func list(_ urls: String) throws -> [AMQPConfiguration] {
-        let parts = urls.split(separator: ",").map { String($0) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let parts = urlParts(urls).map { String($0) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         guard !parts.isEmpty else { throw AMQPError(.invalidURL, "no broker URL given") }
         return try parts.map { try AMQPConfiguration(url: $0) }
     }
@@ -130,11 +136,31 @@ public struct AMQPConfiguration: Sendable, Hashable {
         return "\(tls == nil ? "amqp" : "amqps")://\(user)@\(host):\(port)/\(vhostPart)"
     }
 
-    /// Replaces the password of a URL-looking string with `***`.
+    /// Replaces the password of a URL-looking string with `***`, whatever its shape: without `://`
+    /// (`user:pw@host:5672`), with a raw `@` or `,` in the password, `@` before `://`, or a list of URLs.
+    /// (JobCastCore's `Settings.redactURL` does the same for the settings' errors; this module cannot import it.)
     public static func redact(_ url: String) -> String {
-        guard let at = url.firstIndex(of: "@"), let schemeEnd = url.range(of: "://") else { return url }
-        let credentials = url[schemeEnd.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<credentials.index(after: colon)]) + "***" + String(url[at...])
+        urlParts(url).map { part in
+            guard let at = part.lastIndex(of: "@") else { return String(part) }
+            var start = part.startIndex
+            if let scheme = part.range(of: "://"), scheme.upperBound <= at { start = scheme.upperBound }
+            guard let colon = part[start..<at].firstIndex(of: ":") else { return String(part) }
+            return String(part[...colon]) + "***" + String(part[at...])
+        }.joined(separator: ",")
+    }
+
+    /// The URLs of a comma-separated list, split only where a scheme (`amqp://`, `amqps://`, …) follows the comma.
+    static func urlParts(_ text: String) -> [Substring] {
+        var parts: [Substring] = []
+        var start = text.startIndex
+        for comma in text.indices where text[comma] == "," {
+            let rest = text[text.index(after: comma)...].drop { $0 == " " }
+            if rest.prefixMatch(of: /[A-Za-z][A-Za-z0-9+.\-]*:\/\//) != nil {
+                parts.append(text[start..<comma])
+                start = text.index(after: comma)
+            }
+        }
+        parts.append(text[start...])
+        return parts
     }
 }

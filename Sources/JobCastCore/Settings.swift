@@ -39,30 +39,27 @@ public struct Settings: Sendable {
     public var dashboardHost: String
     /// `JOBCAST_DASHBOARD_PORT`: default 9465; 0 picks a free port.
     public var dashboardPort: Int
+    /// `JOBCAST_LOG_LEVEL`: `trace` … `critical`, lowercased; default `info`. (Logging starts before the settings
+    /// are read, from the same variable; a bad level is refused here.)
+    public var logLevel: String
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
-        amqpURL = try reader.value("JOBCAST_AMQP_URL") ?? Self.defaultAMQPURL
-        platformURL = try reader.value("JOBCAST_PLATFORM_URL")
-        platformToken = try reader.value("JOBCAST_PLATFORM_TOKEN")
-        wechatAPIBase = try reader.value("JOBCAST_WECHAT_API_BASE") ?? Self.defaultWeChatAPIBase
-        wechatAppID = try reader.value("JOBCAST_WECHAT_APPID")
-        wechatSecret = try reader.value("JOBCAST_WECHAT_SECRET")
-        wechatThumbMediaID = try reader.value("JOBCAST_WECHAT_THUMB_MEDIA_ID")
-        if let text = try reader.value("JOBCAST_HTTP_TIMEOUT") {
-            let trimmed = text.hasSuffix("s") ? String(text.dropLast()) : text
-            guard let seconds = Double(trimmed), seconds > 0, seconds.isFinite else {
-                throw SettingsError(variable: "JOBCAST_HTTP_TIMEOUT", message: "'\(text)' is not a number of seconds above 0 (like 10 or 2.5s)")
-            }
+        // Each value through the checked reader of its catalog kind (EnvironmentReader+Checked.swift); the broker
+        // URLs are parsed by the AMQP module where the executable loads its configuration (Configuration.swift).
+        amqpURL = try reader.text("JOBCAST_AMQP_URL") ?? Self.defaultAMQPURL
+        platformURL = try reader.httpURL("JOBCAST_PLATFORM_URL")
+        platformToken = try reader.text("JOBCAST_PLATFORM_TOKEN")
+        wechatAPIBase = try reader.httpURL("JOBCAST_WECHAT_API_BASE") ?? Self.defaultWeChatAPIBase
+        wechatAppID = try reader.text("JOBCAST_WECHAT_APPID")
+        wechatSecret = try reader.text("JOBCAST_WECHAT_SECRET")
+        wechatThumbMediaID = try reader.text("JOBCAST_WECHAT_THUMB_MEDIA_ID")
+        if let seconds = try reader.seconds("JOBCAST_HTTP_TIMEOUT") {
             httpTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
         } else {
             httpTimeout = Self.defaultHTTPTimeout
         }
-        httpToken = try reader.value("JOBCAST_HTTP_TOKEN")
-        if httpToken?.isEmpty == true, let path = environment["JOBCAST_HTTP_TOKEN_FILE"] {
-            // A file that is there but empty would otherwise mean "no token": an open server by mistake.
-            throw SettingsError(variable: "JOBCAST_HTTP_TOKEN_FILE", message: "\(path) is empty: put the token in it, or unset JOBCAST_HTTP_TOKEN_FILE")
-        }
+        httpToken = try reader.text("JOBCAST_HTTP_TOKEN")
         if let token = httpToken, token.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw SettingsError(variable: "JOBCAST_HTTP_TOKEN", message: "the token is only spaces: give a real token, or leave the variable empty")
         }
@@ -77,21 +74,9 @@ public struct Settings: Sendable {
         } else {
             httpTokens = []
         }
-        dashboardHost = try reader.value("JOBCAST_DASHBOARD_HOST") ?? "127.0.0.1"
-        if let text = try reader.value("JOBCAST_DASHBOARD_PORT") {
-            guard let port = Int(text), (0...65535).contains(port) else {
-                throw SettingsError(variable: "JOBCAST_DASHBOARD_PORT", message: "'\(text)' is not a port number (0 to 65535)")
-            }
-            dashboardPort = port
-        } else {
-            dashboardPort = Self.defaultDashboardPort
-        }
-        for (name, url) in [("JOBCAST_PLATFORM_URL", platformURL), ("JOBCAST_WECHAT_API_BASE", wechatAPIBase)] {
-            guard let url else { continue }
-            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
-                throw SettingsError(variable: name, message: "'\(url)' must start with http:// or https://")
-            }
-        }
+        dashboardHost = try reader.host("JOBCAST_DASHBOARD_HOST") ?? "127.0.0.1"
+        dashboardPort = try reader.integer("JOBCAST_DASHBOARD_PORT") ?? Self.defaultDashboardPort
+        logLevel = try reader.choice("JOBCAST_LOG_LEVEL") ?? "info"
         if platformURL != nil, platformToken == nil {
             throw SettingsError(
                 variable: "JOBCAST_PLATFORM_TOKEN",
@@ -120,6 +105,7 @@ public struct Settings: Sendable {
             "JOBCAST_HTTP_TOKENS=\(httpTokens.isEmpty ? "(not set)" : httpTokens.map { "\($0.name) (\($0.role.rawValue))" }.joined(separator: ", "))",
             "JOBCAST_DASHBOARD_HOST=\(dashboardHost)",
             "JOBCAST_DASHBOARD_PORT=\(dashboardPort)",
+            "JOBCAST_LOG_LEVEL=\(logLevel)",
         ]
     }
 
@@ -160,10 +146,18 @@ public struct EnvironmentReader: Sendable {
             if let direct = environment[name], !direct.isEmpty {
                 throw SettingsError(variable: name, message: "both \(name) and \(fileVariable) are set; keep one")
             }
-            guard let contents = FileManager.default.contents(atPath: path), let text = String(data: contents, encoding: .utf8) else {
+            guard let contents = FileManager.default.contents(atPath: path) else {
                 throw SettingsError(variable: fileVariable, message: "cannot read \(path); check that the file exists and is readable")
             }
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let text = String(validating: contents, as: UTF8.self) else {
+                throw SettingsError(variable: fileVariable, message: "\(path) is not UTF-8 text; allowed: the value of \(name) as UTF-8 text")
+            }
+            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !value.isEmpty else {
+                // An empty secret file is a mistake (a secret not yet filled in), never "unset".
+                throw SettingsError(variable: fileVariable, message: "\(path) is empty; allowed: a file holding the value of \(name)")
+            }
+            return value
         }
         guard let direct = environment[name], !direct.isEmpty else { return nil }
         return direct

@@ -38,23 +38,11 @@ public struct WorkerSettings: Sendable {
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
-        func integer(_ name: String, _ fallback: Int, minimum: Int = 1) throws -> Int {
-            guard let text = try reader.value(name) else { return fallback }
-            guard let value = Int(text), value >= minimum else {
-                throw SettingsError(variable: name, message: "'\(text)' is not a whole number ≥ \(minimum)")
-            }
-            return value
-        }
-        func seconds(_ name: String, _ fallback: Double) throws -> Double {
-            guard let text = try reader.value(name) else { return fallback }
-            let trimmed = text.hasSuffix("s") ? String(text.dropLast()) : text
-            guard let value = Double(trimmed), value >= 0 else {
-                throw SettingsError(variable: name, message: "'\(text)' is not a number of seconds (like 30 or 2.5s)")
-            }
-            return value
-        }
+        // Through the checked readers: the catalog (ConfigurationVariable.all) holds each variable's range.
+        func integer(_ name: String, _ fallback: Int) throws -> Int { try reader.integer(name) ?? fallback }
+        func seconds(_ name: String, _ fallback: Double) throws -> Double { try reader.seconds(name) ?? fallback }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
-        workerID = try reader.value("JOBCAST_WORKER_ID") ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
+        workerID = try reader.text("JOBCAST_WORKER_ID") ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
         concurrency = try integer("JOBCAST_WORKER_CONCURRENCY", 16)
         prefetch = try integer("JOBCAST_WORKER_PREFETCH", 100)
         maxAttempts = try integer("JOBCAST_MAX_ATTEMPTS", 5)
@@ -62,27 +50,13 @@ public struct WorkerSettings: Sendable {
         shutdownTimeout = try seconds("JOBCAST_SHUTDOWN_TIMEOUT", 20)
         digestMax = try integer("JOBCAST_WECHAT_DIGEST_MAX", 40)
         digestWindow = try seconds("JOBCAST_WECHAT_DIGEST_WINDOW", 10)
-        databaseURL = try reader.value("JOBCAST_DATABASE_URL")
-        outboxDirectory = try reader.value("JOBCAST_OUTBOX_DIR") ?? "var/outbox"
-        templatesDirectory = try reader.value("JOBCAST_TEMPLATES_DIR")
-        httpHost = try reader.value("JOBCAST_HTTP_HOST") ?? "127.0.0.1"
-        httpPort = try integer("JOBCAST_HTTP_PORT", 9464, minimum: 0)
-        if let text = try reader.value("JOBCAST_PLATFORM_RATE_LIMIT") {
-            guard let value = Double(text), value.isFinite, value > 0, value <= 1_000_000 else {
-                throw SettingsError(
-                    variable: "JOBCAST_PLATFORM_RATE_LIMIT", message: "'\(text)' is not a number of requests per second between 0 and 1000000 (like 50 or 2.5)")
-            }
-            platformRateLimit = value
-        }
-        if let text = try reader.value("JOBCAST_RETRY_DELAYS") {
-            let delays = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !delays.isEmpty, delays.allSatisfy({ ($0 ?? 0) > 0 }) else {
-                throw SettingsError(variable: "JOBCAST_RETRY_DELAYS", message: "'\(text)' must be seconds separated by commas, like 5,30,120,600")
-            }
-            retryDelays = delays.map { $0! }
-        } else {
-            retryDelays = [5, 30, 120, 600]
-        }
+        databaseURL = try reader.text("JOBCAST_DATABASE_URL")
+        outboxDirectory = try reader.directory("JOBCAST_OUTBOX_DIR") ?? "var/outbox"
+        templatesDirectory = try reader.directory("JOBCAST_TEMPLATES_DIR", mustExist: true)
+        httpHost = try reader.host("JOBCAST_HTTP_HOST") ?? "127.0.0.1"
+        httpPort = try integer("JOBCAST_HTTP_PORT", 9464)
+        platformRateLimit = try reader.integer("JOBCAST_PLATFORM_RATE_LIMIT").map(Double.init)
+        retryDelays = try reader.secondsList("JOBCAST_RETRY_DELAYS") ?? [5, 30, 120, 600]
     }
 
     /// The retry policy these settings describe (`JOBCAST_MAX_ATTEMPTS`, `JOBCAST_RETRY_DELAYS`).
@@ -111,11 +85,38 @@ public struct WorkerSettings: Sendable {
 }
 
 extension Settings {
-    /// Replaces the password in a URL (`scheme://user:password@host`) with `***`.
+    /// Replaces the password in a URL (`scheme://user:password@host`) with `***`, whatever the URL's shape: without
+    /// `://` (`user:pw@host:5672`), with a raw `@` or `,` in the password, or `@` before `://`. In a list of URLs
+    /// (`amqp://…,amqp://…`) each URL's password is replaced; a comma not followed by a scheme belongs to the password.
     public static func redactURL(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].firstIndex(of: "@") else { return url }
-        let credentials = url[schemeEnd.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return url }
-        return String(url[..<credentials.index(after: colon)]) + "***" + String(url[at...])
+        urlParts(url).map { part in
+            guard let range = passwordRange(part) else { return part }
+            return String(part[..<range.lowerBound]) + "***" + String(part[range.upperBound...])
+        }.joined(separator: ",")
+    }
+
+    /// The comma-separated URLs of a list, split only where a scheme (`amqp://`) follows the comma.
+    static func urlParts(_ text: String) -> [Substring] {
+        var parts: [Substring] = []
+        var start = text.startIndex
+        for comma in text.indices where text[comma] == "," {
+            let rest = text[text.index(after: comma)...].drop { $0 == " " }
+            if rest.prefixMatch(of: /[A-Za-z][A-Za-z0-9+.\-]*:\/\//) != nil {
+                parts.append(text[start..<comma])
+                start = text.index(after: comma)
+            }
+        }
+        parts.append(text[start...])
+        return parts
+    }
+
+    /// Where a URL's password is: from the first `:` of the credentials to the last `@` (credentials start after
+    /// `://`, or at the start when there is no `://` before that `@`); nil when there is no `user:password@`.
+    static func passwordRange(_ url: Substring) -> Range<Substring.Index>? {
+        guard let at = url.lastIndex(of: "@") else { return nil }
+        var start = url.startIndex
+        if let scheme = url.range(of: "://"), scheme.upperBound <= at { start = scheme.upperBound }
+        guard let colon = url[start..<at].firstIndex(of: ":") else { return nil }
+        return url.index(after: colon)..<at
     }
 }

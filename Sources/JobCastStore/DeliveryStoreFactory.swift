@@ -50,6 +50,13 @@ public enum DeliveryStoreFactory {
             if url.isEmpty {
                 self = .sqlite(path: relative(DeliveryStoreFactory.defaultSQLitePath))
             } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+                // The shape only (the password is never quoted): the connection itself is made later.
+                guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+                    throw DeliveryStoreError(.invalidURL, "JOBCAST_DATABASE_URL is not a PostgreSQL URL with a host: postgres://user:password@host:5432/db.")
+                }
+                if let port = components.port, !(1...65535).contains(port) {
+                    throw DeliveryStoreError(.invalidURL, "JOBCAST_DATABASE_URL has port \(port); a port is 1 to 65535.")
+                }
                 self = .postgres(url: url)
             } else if url.hasPrefix("sqlite:") {
                 var rest = String(url.dropFirst("sqlite:".count))

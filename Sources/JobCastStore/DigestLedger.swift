@@ -3,7 +3,7 @@ import Foundation
 /// A WeChat digest on its way to the public account, as the store remembers it: which postings it holds,
 /// the draft's `media_id`, and once submitted the `publish_id`.
 ///
-/// The worker records a digest after `draft/add` and before `freepublish/submit` (DESIGN.md "Delivery
+/// The worker records a digest after `draft/add` and before `freepublish/submit` (docs/design.md "Delivery
 /// semantics"). A worker killed between submit and its acks leaves the digest `submitted`; the standby that
 /// receives the redelivered postings finds it here and waits for that same publication (or submits that
 /// same draft, if the record is still `drafted`) instead of making a second one.

@@ -40,9 +40,9 @@ struct DashboardCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = JobCastLogging.bootstrap()
-        var settings: Settings
+        let configuration = try Configuration.loadOrExit()
+        var settings = configuration.settings
         do {
-            settings = try Settings()
             if let host { settings.dashboardHost = host }
             if let port { settings.dashboardPort = port }
             try settings.requireToken(toListenOn: settings.dashboardHost, variable: "JOBCAST_DASHBOARD_HOST", namedTokensCount: true)
@@ -52,8 +52,7 @@ struct DashboardCommand: AsyncParsableCommand {
         }
         let store: SQLDeliveryStore
         do {
-            let url = try EnvironmentReader(environment: ProcessInfo.processInfo.environment).value("JOBCAST_DATABASE_URL")
-            store = try await DeliveryStoreFactory.from(url: url, logger: logger)
+            store = try await DeliveryStoreFactory.from(url: configuration.worker.databaseURL, logger: logger)
         } catch {
             logger.error("cannot open the delivery store", metadata: ["error": "\(error)"])
             throw ExitCodes.input

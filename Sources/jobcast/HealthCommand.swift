@@ -27,11 +27,14 @@ struct HealthCommand: ParsableCommand {
 
     func run() throws {
         // Only the port is read: a health check must not fail over another setting.
-        let text = try EnvironmentReader(environment: ProcessInfo.processInfo.environment).value("JOBCAST_HTTP_PORT")
-        guard let port = port ?? Int(text ?? "9464") else {
-            print("unhealthy: JOBCAST_HTTP_PORT=\(text ?? "") is not a port")
+        let configured: Int?
+        do {
+            configured = try EnvironmentReader(environment: ProcessInfo.processInfo.environment).integer("JOBCAST_HTTP_PORT")
+        } catch {
+            print("unhealthy: \(error)")
             throw ExitCode(1)
         }
+        let port = port ?? configured ?? 9464
         let status = Self.status(port: port, path: path, timeoutSeconds: timeout)
         guard status == 200 else {
             print("unhealthy: GET http://127.0.0.1:\(port)\(path) -> \(status.map(String.init) ?? "no answer")")

@@ -7,7 +7,7 @@ enum JobCastLogging {
     /// with phone numbers masked in every message and metadata value (``PhoneMasking``).
     /// Only the executable does this; libraries take the `Logger` they are given.
     static func bootstrap() -> Logger {
-        let level = ProcessInfo.processInfo.environment["JOBCAST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let level = ProcessInfo.processInfo.environment["JOBCAST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

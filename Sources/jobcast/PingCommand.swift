@@ -10,8 +10,8 @@ struct PingCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "jobcast")
-        let urls = try Settings().amqpURL
-        let connection = try await AMQPConnection.connect(toAnyOf: try AMQPConfiguration.list(urls), logger: logger)
+        let brokers = try Configuration.loadOrExit().brokers
+        let connection = try await AMQPConnection.connect(toAnyOf: brokers, logger: logger)
         print("connected to \(connection.configuration.redactedURL) (heartbeat \(connection.heartbeat) s, frame max \(connection.frameMax) bytes)")
         await connection.close()
     }

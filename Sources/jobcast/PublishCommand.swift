@@ -19,7 +19,7 @@ struct PublishCommand: AsyncParsableCommand {
             JOBCAST_AMQP_URL in turn) and republishes only what was not confirmed. Publishing the same file \
             again is harmless: the workers deliver each posting once.
 
-            CSV: UTF-8 (with or without BOM), a header of dotted field names (id,title,salary.min,…), lists \
+            CSV: UTF-8 (with or without BOM; --encoding gbk or gb18030 for Chinese Excel's files), a header of dotted field names (id,title,salary.min,…), lists \
             (benefits, targetGroups, sourceCounties) separated by ';'.
 
             \(ExitCodes.helpText)
@@ -30,6 +30,9 @@ struct PublishCommand: AsyncParsableCommand {
 
     @Option(help: "json, jsonl or csv (default: from the file extension, or guessed from the content).")
     var format: PostingInputFormat?
+
+    @Option(help: "The files' character encoding: utf-8, gbk or gb18030 (Chinese Excel's CSV). Default utf-8.")
+    var encoding: PostingInputEncoding = .utf8
 
     @Flag(help: "Publish nothing if any posting is invalid.")
     var strict = false
@@ -42,7 +45,7 @@ struct PublishCommand: AsyncParsableCommand {
     func run() async throws {
         let inputs = try PostingInputReader.open(files)
         let pipe = ReadBatchPipe()
-        PostingInputReader(inputs: inputs, format: format).start(into: pipe)
+        PostingInputReader(inputs: inputs, format: format, encoding: encoding).start(into: pipe)
         let sizes = inputs.map(\.size)
         let inputBytes = sizes.contains(nil) ? nil : sizes.reduce(0) { $0 + $1! }
         try await PostingSender(options: send, strict: strict, dryRun: dryRun).run(from: pipe, inputBytes: inputBytes)
@@ -50,3 +53,4 @@ struct PublishCommand: AsyncParsableCommand {
 }
 
 extension PostingInputFormat: ExpressibleByArgument {}
+extension PostingInputEncoding: ExpressibleByArgument {}

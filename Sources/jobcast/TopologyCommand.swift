@@ -20,11 +20,11 @@ struct TopologyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = JobCastLogging.bootstrap()
+        let configuration = try Configuration.loadOrExit()
         do {
-            let topology = Topology(retryDelays: try WorkerSettings().retryDelays)
+            let topology = Topology(retryDelays: configuration.worker.retryDelays)
             if !printOnly {
-                let brokers = try AMQPConfiguration.list(try Settings().amqpURL)
-                let connection = try await AMQPConnection.connect(toAnyOf: brokers, logger: logger)
+                let connection = try await AMQPConnection.connect(toAnyOf: configuration.brokers, logger: logger)
                 let channel = try await connection.openChannel()
                 try await topology.declare(on: channel)
                 await connection.close()

@@ -51,15 +51,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = JobCastLogging.bootstrap()
-        let settings: Settings
-        var workerSettings: WorkerSettings
-        do {
-            settings = try Settings()
-            workerSettings = try WorkerSettings()
-        } catch {
-            logger.error("configuration error", metadata: ["error": "\(error)"])
-            throw ExitCodes.input
-        }
+        let configuration = try Configuration.loadOrExit()
+        let settings = configuration.settings
+        var workerSettings = configuration.worker
         if let concurrency { workerSettings.concurrency = max(1, concurrency) }
         if let prefetch { workerSettings.prefetch = max(1, prefetch) }
         if channel != .platform, workerSettings.prefetch < workerSettings.digestMax {
@@ -67,7 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
             workerSettings.prefetch = workerSettings.digestMax
         }
         if printConfig {
-            let brokers = (try? AMQPConfiguration.list(settings.amqpURL).map(\.redactedURL).joined(separator: ",")) ?? "(unparseable)"
+            let brokers = configuration.brokers.map(\.redactedURL).joined(separator: ",")
             print((["JOBCAST_AMQP_URL=\(brokers)"] + settings.lines + workerSettings.lines).joined(separator: "\n"))
             return
         }
@@ -82,10 +76,9 @@ struct WorkerCommand: AsyncParsableCommand {
         // Before any metric is made: the libraries' swift-metrics calls land in this registry.
         let registry = JobCastMetrics.bootstrap()
 
-        let brokers: [AMQPConfiguration]
+        let brokers = configuration.brokers
         let templates: ChannelTemplates
         do {
-            brokers = try AMQPConfiguration.list(settings.amqpURL)
             templates = try ChannelTemplates(overrideDirectory: workerSettings.templatesDirectory)
         } catch {
             logger.error("configuration error", metadata: ["error": "\(error)"])
@@ -156,10 +149,29 @@ struct WorkerCommand: AsyncParsableCommand {
             try await group.run()
         } catch {
             try? await store.close()
+            if Self.isAddressInUse(error) {
+                // The usual cause: a second worker on the same host with the same JOBCAST_HTTP_PORT. A port picked
+                // silently instead would leave Prometheus and the HEALTHCHECK (jobcast health) asking the old one.
+                printError(
+                    "jobcast: cannot serve /metrics, /healthz and /readyz on \(workerSettings.httpHost):\(workerSettings.httpPort): "
+                        + "the address is already in use (another jobcast worker on this host?). Give each worker its own "
+                        + "JOBCAST_HTTP_PORT (e.g. JOBCAST_HTTP_PORT=\(workerSettings.httpPort + 1) jobcast worker), or JOBCAST_HTTP_PORT=0 for "
+                        + "a free port; or stop the process that holds it (ss -ltnp 'sport = :\(workerSettings.httpPort)').")
+                throw ExitCodes.input
+            }
             logger.error("worker failed", metadata: ["error": "\(error)"])
             throw ExitCodes.exit(for: error)
         }
         try? await store.close()
         logger.info("worker stopped", metadata: ["handled": "\(workers.map(\.handledCount).reduce(0, +))"])
+    }
+}
+
+extension WorkerCommand {
+    /// Whether binding the HTTP endpoints failed because the address is taken (NIO's IOError for EADDRINUSE,
+    /// "bind(descriptor:ptr:bytes:): Address already in use (errno: 98)", however the service group wraps it).
+    static func isAddressInUse(_ error: any Error) -> Bool {
+        let text = String(describing: error) + " " + String(reflecting: error)
+        return text.contains("Address already in use") || text.contains("errno: \(EADDRINUSE))")
     }
 }

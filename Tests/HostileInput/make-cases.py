@@ -192,6 +192,43 @@ add(65, "withdraw-bad-id", {"id": "../x", "action": "withdraw"}, "rejects", "dea
 cases.append({"file": "66-ten-megabytes.json", "id": "hostile-66", "generate": "ten-megabytes", "producer": "rejects", "worker": "dead", "reason": "too_large",
               "note": "a valid-looking posting with 10 MB of requirements: over the schema's 2000 characters for the producer, over JOBCAST_MAX_MESSAGE_BYTES for the worker"})
 
+# Text that is not UTF-8: the contract is UTF-8 JSON, although Foundation's decoder would guess UTF-16 from the zero bytes.
+add(67, "utf16le-with-bom", b"\xff\xfe" + dump(posting(67)).encode("utf-16-le"), "rejects", "dead", "not_json",
+    note="UTF-16 with a byte-order mark: refused by the producer (save it as UTF-8) and dead-lettered by the worker as not UTF-8")
+add(68, "utf16be-without-bom", dump(posting(68)).encode("utf-16-be"), "rejects", "dead", "not_json",
+    note="UTF-16 without a byte-order mark: every ASCII character has a zero byte; refused and dead-lettered as not UTF-8")
+# CSV as bureaus export it.
+CSV_HEADER = "id,employer.name,title,industry,headcount,salary.min,salary.max,location.city,contact.phone,validUntil\n"
+add(69, "gbk-excel", (CSV_HEADER + "hostile-69,上海博海餐饮集团有限公司,中餐厨师助理,餐饮,12,5500,7000,上海市,021-52561288,2027-04-30\n").encode("gbk"),
+    "rejects", "dead", "not_json", ext="csv",
+    note="a CSV saved by Chinese Excel (GBK): jobcast publish refuses it, naming the line and suggesting --encoding gbk, instead of publishing U+FFFD")
+add(70, "dot-column", "id,.\nhostile-70,{}\n", "rejects", "dead", "not_json", ext="csv",
+    note="a header column named '.' would have replaced the whole record with one cell; the header is refused")
+add(71, "phone-with-extension", posting(71, setting("contact.phone", "+86 138-0000-0000 转 8001")), "publishes", "delivered",
+    note="an extension as Chinese postings write it is a valid phone number")
+
+# Found by the json fuzz target (scripts/fuzz.sh): Foundation's decoder kept the first of two equal keys, JSONSerialization
+# and Python the last, so the validator passed a posting that other readers see differently.
+add(72, "duplicate-key", dump(posting(72))[:-1] + ', "contact": {"phone": "call-me-maybe"}}', "rejects", "dead", "not_json",
+    note="an object naming a key twice (here contact) is refused: which value counts depends on the reader")
+
+# Found by the render fuzz target: Foundation's JSON decoder trapped (in JSONError.SourceLocation) on text that ends
+# at its depth limit; every worker this message reached would have died.
+add(73, "open-brackets-at-the-depth-limit", "[" * 513, "rejects", "dead", "not_json",
+    note="513 '[' and nothing else: refused before Foundation's decoder, which crashed on it")
+
+# Found by the json fuzz target: Foundation's decoder accepted a raw tab inside a string (JSON requires \t).
+add(74, "raw-tab-in-string", dump(posting(74)).replace('"中餐厨师助理"', '"中餐\t厨师助理"'), "rejects", "dead", "not_json",
+    note="a raw control character inside a string is not JSON; JSONSerialization and Python refuse it, Foundation's decoder took it")
+
+# Found by the json fuzz target: Foundation's decoder accepted an escape JSON does not have (\-).
+add(75, "unknown-escape", dump(posting(75)).replace('"中餐厨师助理"', '"中餐\\-厨师助理"'), "rejects", "dead", "not_json",
+    note="\\- is not a JSON escape; JSONSerialization and Python refuse it, Foundation's decoder took it")
+
+# Found by the json fuzz target: Foundation's decoder accepted \u with fewer than four hex digits.
+add(76, "short-unicode-escape", dump(posting(76)).replace('"中餐厨师助理"', '"中餐\\u12厨师助理"'), "rejects", "dead", "not_json",
+    note="\\u must be followed by four hex digits; JSONSerialization and Python refuse \\u12, Foundation's decoder took it")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

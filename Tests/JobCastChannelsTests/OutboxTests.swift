@@ -36,13 +36,28 @@ import Testing
             #expect(try Data(contentsOf: writer.root.appendingPathComponent("platform/\(posting.id).json")) == body)
 
             #expect(await outbox.delete(id: posting.id) == .delivered(status: nil))
-            #expect(Self.files(under: writer.root) == ["platform/\(posting.id).deleted.json"])
+            #expect(Self.files(under: writer.root) == ["platform/withdrawn/\(posting.id).json"])
             let withdrawal = try JSONSerialization.jsonObject(
-                with: Data(contentsOf: writer.root.appendingPathComponent("platform/\(posting.id).deleted.json"))) as? [String: String]
+                with: Data(contentsOf: writer.root.appendingPathComponent("platform/withdrawn/\(posting.id).json"))) as? [String: String]
             #expect(withdrawal == ["id": posting.id, "method": "DELETE", "path": "/api/v1/jobs/\(posting.id)"])
 
             #expect(await outbox.put(id: posting.id, body: body) == .delivered(status: nil))
             #expect(Self.files(under: writer.root) == ["platform/\(posting.id).json"], "publishing again replaces the withdrawal")
+        }
+    }
+
+    @Test func withdrawingFooLeavesThePostingFooDotDeletedAlone() async throws {
+        try await Self.withOutbox { writer in
+            let outbox = PlatformOutbox(writer: writer, logger: Self.logger)
+            #expect(await outbox.put(id: "foo.deleted", body: Data("{\"id\":\"foo.deleted\"}".utf8)) == .delivered(status: nil))
+            #expect(await outbox.put(id: "foo", body: Data("{\"id\":\"foo\"}".utf8)) == .delivered(status: nil))
+            #expect(await outbox.delete(id: "foo") == .delivered(status: nil))
+            #expect(Self.files(under: writer.root) == ["platform/foo.deleted.json", "platform/withdrawn/foo.json"])
+            let kept = try Data(contentsOf: writer.root.appendingPathComponent("platform/foo.deleted.json"))
+            #expect(kept == Data("{\"id\":\"foo.deleted\"}".utf8))
+            // And the other way: publishing foo.deleted again leaves foo's withdrawal.
+            #expect(await outbox.put(id: "foo.deleted", body: Data("{\"id\":\"foo.deleted\"}".utf8)) == .delivered(status: nil))
+            #expect(Self.files(under: writer.root) == ["platform/foo.deleted.json", "platform/withdrawn/foo.json"])
         }
     }
 

@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test(arguments: [
-        "{", "[1,]", "[01]", "[1.]", "[-]", #"["\x"]"#, "[\"a\u{01}b\"]", #"["\ud800"]"#, #"{"a":1,"a":2}"#, "[1] x", "tru", "",
+        "{", "[1,]", "[01]", "[1.]", "[-]", #"["\x"]"#, "[\"a\u{01}b\"]", #"["\ud800"]"#, "[1] x", "tru", "",
         #"["\udc00x"]"#,
     ])
     func theFastParserLeavesTheUnusualToFoundation(_ text: String) throws {
@@ -59,6 +59,37 @@ import Testing
         let bytes: [UInt8] = [UInt8(ascii: "\""), 0xC3, 0x28, UInt8(ascii: "\"")]
         #expect(JSONValue.parse(Data(bytes)) == nil)
         #expect((try? JSONValue(data: Data(bytes))) == nil)
+    }
+
+    @Test("a key named twice is refused, however the rest of the text sends it to Foundation's decoder", arguments: [
+        #"{"a":1,"a":2}"#, #"{"a":1,"\u0061":2}"#, #"{"n":1e400,"a":[{"b":1,"b":1}]}"#, "\u{FEFF}{\"a\":1,\"a\":1}",
+        #"{"big":123456789012345678901234567890,"contact":{"phone":"1"},"contact":{"phone":"2"}}"#,
+    ])
+    func duplicateKeysAreRefused(_ text: String) {
+        #expect(throws: JSONValue.DuplicateKey.self) { try JSONValue(data: Data(text.utf8)) }
+    }
+
+    @Test("nesting deeper than 512 is refused before Foundation's decoder, which trapped on text ending at its limit", arguments: [
+        String(repeating: "[", count: 513), String(repeating: "[", count: 513) + String(repeating: "]", count: 513),
+        "{\"a\":" + String(repeating: "{\"b\":", count: 600) + "1" + String(repeating: "}", count: 601),
+    ])
+    func nestingBeyondTheLimitIsRefused(_ text: String) {
+        #expect(throws: JSONValue.TooDeep.self) { try JSONValue(data: Data(text.utf8)) }
+        #expect(PostingValidator().validate(data: Data(text.utf8)).first?.message == "not UTF-8 JSON")
+    }
+
+    @Test("a raw control character in a string is refused, also where Foundation's decoder reads the text", arguments: [
+        "{\"a\":\"x\ty\"}", "{\"n\":1e400,\"a\":\"x\ty\"}", "[\"\u{1F}\"]", #"{"n":1e400,"a":"call-m\-maybe"}"#, #"["\x41", 1e400]"#,
+        #"{"n":1e400,"a":"\u1\tr"}"#, #"["\u12", 1e400]"#,
+    ])
+    func rawControlCharactersAreRefused(_ text: String) {
+        #expect((try? JSONValue(data: Data(text.utf8))) == nil)
+        #expect(JSONValue.structure(of: Data(text.utf8)).controlInString)
+    }
+
+    @Test func bracketsInStringsDoNotCountAsNesting() throws {
+        let text = "{\"a\":\"" + String(repeating: "[", count: 600) + "\\\"\",\"b\":1e400}"
+        #expect(JSONValue.nestingDepth(Data(text.utf8)) == 1)
     }
 
     @Test func deepNestingIsLeftToFoundation() {

@@ -71,7 +71,7 @@ struct DashboardBrowserTests {
     @Test("The page draws its charts in headless Chromium: DOM and a screenshot that is not blank, desktop and phone")
     func chartsInChromium() async throws {
         guard let chromium = Self.chromium() else {
-            // CI installs it (scripts/install-deps.sh); a developer without it is told, not failed.
+            // CI installs it (scripts/install-deps.sh --tests); a developer without it is told, not failed.
             print("SKIPPED: chromium is not installed (apt-get install chromium); the dashboard browser test did not run")
             return
         }

@@ -6,7 +6,7 @@ import JobCastStore
 import JobCastTestSupport
 import Testing
 
-/// DESIGN.md "Delivery semantics": a WeChat digest is recorded before it is submitted, so a worker killed
+/// docs/design.md "Delivery semantics": a WeChat digest is recorded before it is submitted, so a worker killed
 /// between `freepublish/submit` and its acks makes the next worker finish that same draft, never publish a
 /// second one.
 @Suite("A WeChat worker killed mid-publication")

@@ -172,7 +172,7 @@ struct WorkerHarness {
     func platformOutboxIDs() throws -> Set<String> {
         let folder = outbox.appendingPathComponent("platform")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return Set(names.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".deleted.json") }.map { String($0.dropLast(5)) })
+        return Set(names.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
     }
 
     /// The HTML of every WeChat article the outbox holds.

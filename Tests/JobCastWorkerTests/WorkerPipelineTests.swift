@@ -103,7 +103,7 @@ struct WorkerPipelineTests {
         try await harness.publish([(id: id, body: Data("{\"id\":\"\(id)\",\"action\":\"withdraw\"}".utf8))])
         try await harness.runUntilEmpty([.platform])
         #expect(try harness.platformOutboxIDs().isEmpty)
-        let deleted = harness.outbox.appendingPathComponent("platform/\(id).deleted.json")
+        let deleted = harness.outbox.appendingPathComponent("platform/withdrawn/\(id).json")
         #expect(FileManager.default.fileExists(atPath: deleted.path))
         let figures = try await harness.figures()
         #expect(figures.totals.channels.first { $0.channel == .platform }?.attempts.withdrawn == 1)

@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 
 /// Picks each channel's destination from the settings: the real API when its endpoint is configured,
-/// the outbox otherwise (DESIGN.md "Channels", Outbox).
+/// the outbox otherwise (docs/design.md "Channels", Outbox).
 public enum ChannelFactory {
     /// ``PlatformClient`` when `JOBCAST_PLATFORM_URL` is set, else ``PlatformOutbox`` under `outboxDirectory`.
     /// - Parameters:

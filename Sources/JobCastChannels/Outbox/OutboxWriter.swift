@@ -6,18 +6,21 @@ import Glibc
 #endif
 
 /// Writes what a channel would have sent to files, for a first run and for review before going live
-/// (DESIGN.md "Channels", Outbox). Every file is written to a temporary name in the same folder and
+/// (docs/design.md, "Channels"). Every file is written to a temporary name in the same folder and
 /// renamed into place, so a reader never sees half a file and a redelivery overwrites whole files.
 ///
 /// Layout under the root (default `var/outbox`, `JOBCAST_OUTBOX_DIR`):
 ///
 ///     platform/<id>.json             the PUT body for posting <id>, byte for byte
-///     platform/<id>.deleted.json     a withdrawal: {"id", "method": "DELETE", "path"}; replaces <id>.json
+///     platform/withdrawn/<id>.json   a withdrawal: {"id", "method": "DELETE", "path"}; replaces <id>.json
 ///     wechat/<name>/draft.json       the draft/add body (Schemas/wechat-draft.schema.json), pretty-printed
 ///     wechat/<name>/article-N.html   article N's content as a page to open in a browser, N from 1
 ///
 /// `<name>` is `draft-` and 16 hex digits of a hash of the draft's JSON: the same draft always lands
 /// in the same folder.
+///
+/// Withdrawals have a folder of their own so that no two postings share a file: a marker named after the id
+/// (`<id>.deleted.json`, as it once was) is also the file of the posting whose id is `<id>.deleted`.
 public struct OutboxWriter: Sendable {
     public let root: URL
 
@@ -33,12 +36,12 @@ public struct OutboxWriter: Sendable {
 
     /// Where a job's PUT body goes, and the withdrawal marker it replaces (relative to the root).
     public static func platformJobPaths(id: String) -> (file: String, replaces: String) {
-        ("platform/\(fileName(id)).json", "platform/\(fileName(id)).deleted.json")
+        (platformJobPath(id), platformWithdrawalPath(id))
     }
 
     /// Where a withdrawal marker goes, and the job file it replaces (relative to the root).
     public static func platformWithdrawalPaths(id: String) -> (file: String, replaces: String) {
-        ("platform/\(fileName(id)).deleted.json", "platform/\(fileName(id)).json")
+        (platformWithdrawalPath(id), platformJobPath(id))
     }
 
     /// The withdrawal marker's contents.
@@ -47,7 +50,7 @@ public struct OutboxWriter: Sendable {
         return try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]) + Data("\n".utf8)
     }
 
-    /// `platform/<id>.json`; removes a `<id>.deleted.json` left by an earlier withdrawal.
+    /// `platform/<id>.json`; removes a `platform/withdrawn/<id>.json` left by an earlier withdrawal.
     @discardableResult
     public func writePlatformJob(id: String, body: Data) throws -> URL {
         let paths = Self.platformJobPaths(id: id)
@@ -56,7 +59,7 @@ public struct OutboxWriter: Sendable {
         return url
     }
 
-    /// `platform/<id>.deleted.json`; removes `<id>.json`.
+    /// `platform/withdrawn/<id>.json`; removes `platform/<id>.json`.
     @discardableResult
     public func writePlatformWithdrawal(id: String) throws -> URL {
         let paths = Self.platformWithdrawalPaths(id: id)
@@ -64,6 +67,12 @@ public struct OutboxWriter: Sendable {
         try? FileManager.default.removeItem(at: root.appendingPathComponent(paths.replaces))
         return url
     }
+
+    /// Where posting `id`'s PUT body goes, under the root.
+    public static func platformJobPath(_ id: String) -> String { "platform/\(fileName(id)).json" }
+
+    /// Where posting `id`'s withdrawal goes, under the root.
+    public static func platformWithdrawalPath(_ id: String) -> String { "platform/withdrawn/\(fileName(id)).json" }
 
     /// `wechat/<name>/draft.json` and `article-N.html`; returns the folder.
     @discardableResult

@@ -4,7 +4,7 @@ import JobCastCore
 import Logging
 import NIOHTTP1
 
-/// The smart-employment platform's API over HTTP (DESIGN.md "Channels"):
+/// The smart-employment platform's API over HTTP (docs/design.md "Channels"):
 /// `PUT {base}/api/v1/jobs/{id}` with the job JSON, `DELETE` the same path to withdraw, both with
 /// `Authorization: Bearer <token>`.
 ///

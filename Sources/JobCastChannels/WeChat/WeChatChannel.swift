@@ -1,6 +1,6 @@
 /// Where the WeChat channel sends digests: the public account's API (``WeChatClient``) or the outbox
 /// (``WeChatOutbox``). The three steps are separate so that the worker can record the draft's
-/// `media_id` before it submits (DESIGN.md "Delivery semantics"); ``publish(_:pollInterval:timeout:)``
+/// `media_id` before it submits (docs/design.md "Delivery semantics"); ``publish(_:pollInterval:timeout:)``
 /// runs them all.
 public protocol WeChatChannel: Sendable {
     /// `draft/add`: stores the draft and returns its `media_id`.

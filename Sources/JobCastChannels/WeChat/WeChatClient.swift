@@ -4,7 +4,7 @@ import JobCastCore
 import Logging
 import Metrics
 
-/// The public account's API over HTTP (DESIGN.md "Channels"): the access token, `draft/add`,
+/// The public account's API over HTTP (docs/design.md "Channels"): the access token, `draft/add`,
 /// `freepublish/submit` and `freepublish/get`.
 ///
 /// The token from `GET /cgi-bin/token` is cached until ``Configuration/tokenRefreshMargin`` before its

@@ -7,10 +7,17 @@ import Foundation
 public struct PostingFileReader: Sendable {
     public init() {}
 
-    /// Reads `data` (the contents of `source`) in `format`: the stream reader fed the whole input at once.
-    public func read(_ data: Data, source: String, format: PostingInputFormat) -> PostingReadResult {
+    /// Reads `data` (the contents of `source`) in `format`: the stream reader fed the whole input at once. Text that
+    /// is not valid in `encoding` (by default UTF-8) is one problem for the whole file, at the line of the first bad
+    /// byte: nothing of it is read as postings (a GBK file read as UTF-8 would otherwise become postings full of U+FFFD).
+    public func read(_ data: Data, source: String, format: PostingInputFormat, encoding: PostingInputEncoding = .utf8) -> PostingReadResult {
+        let bytes: [UInt8]
+        switch encoding.utf8Bytes(data, source: source) {
+        case .success(let converted): bytes = converted
+        case .failure(let problem): return PostingReadResult(problems: [problem])
+        }
         var reader = PostingStreamReader(source: source, format: format)
-        var result = reader.feed(data)
+        var result = reader.feed(bytes[...])
         let rest = reader.finish()
         result.records += rest.records
         result.problems += rest.problems

@@ -133,6 +133,13 @@ public struct PostingStreamReader: Sendable {
                 if let duplicate = CSVPostingReader.firstDuplicate(names) {
                     result.problems.append(InputProblem(source: source, line: row.line, message: "the header names column '\(duplicate)' twice"))
                     stopped = true
+                } else if let bad = names.first(where: { !$0.isEmpty && $0.split(separator: ".", omittingEmptySubsequences: false).contains("") }) {
+                    // `.`, `a.`, `.b` or `a..b` would set the whole record (or a field with no name) from one cell.
+                    result.problems.append(
+                        InputProblem(
+                            source: source, line: row.line,
+                            message: "the header's column '\(bad)' is not a field name: use names with dots between them, like salary.min"))
+                    stopped = true
                 }
                 continue
             }

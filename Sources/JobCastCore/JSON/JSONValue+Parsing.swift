@@ -4,12 +4,82 @@ extension JSONValue {
     /// Parses UTF-8 JSON text (RFC 8259) straight from its bytes: a few times faster than `JSONDecoder`,
     /// which built a `JSONValue` by trying each type in turn and throwing on every miss (it was most of what
     /// `jobcast publish` and the worker spent per posting; see Benchmarks/). Whatever this strict parser does
-    /// not take (a byte-order mark, UTF-16, a lone surrogate escape, a repeated key, a number out of range,
-    /// deeper nesting than 512) goes to `JSONDecoder`, so every input is accepted or refused as before.
+    /// not take (a byte-order mark, a lone surrogate escape, a repeated key, a number out of range, deeper
+    /// nesting than 512) goes to `JSONDecoder`, so every input is accepted or refused as before; except text
+    /// that is not UTF-8, which `JSONValue(data:)` refuses before Foundation could guess its encoding.
     static func parse(_ data: Data) -> JSONValue? {
         data.withUnsafeBytes { raw -> JSONValue? in
             var parser = FastJSONParser(bytes: raw.bindMemory(to: UInt8.self))
             return parser.document()
+        }
+    }
+
+    /// The deepest nesting of arrays and objects in `data` (brackets inside strings do not count), for text the
+    /// fast parser gave up on. Foundation's decoder refuses nesting over 512 itself, but a document that ends at
+    /// that depth (513 `[` and nothing else, found by the render fuzz target) made it trap while it located the
+    /// error: a message that would have killed every worker it reached. Such text never gets to it.
+    static func nestingDepth(_ data: Data) -> Int { structure(of: data).depth }
+
+    /// The deepest nesting, and whether a string holds a raw control character (U+0000 to U+001F) or an escape
+    /// JSON does not have (`\-`, `\x`), which Foundation's decoder let through (both found by the json fuzz target).
+    static func structure(of data: Data) -> (depth: Int, controlInString: Bool) {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        var controlInString = false
+        var hexDigitsDue = 0
+        for byte in data {
+            if inString {
+                if byte < 0x20 { controlInString = true }
+                if hexDigitsDue > 0 {
+                    // `\u` takes exactly four hex digits (Foundation's decoder took `\u1` followed by anything).
+                    hexDigitsDue -= 1
+                    if !Self.hexDigits.contains(byte) { controlInString = true }
+                    if byte == UInt8(ascii: "\"") {
+                        inString = false
+                        hexDigitsDue = 0
+                    }
+                    continue
+                }
+                if escaped {
+                    escaped = false
+                    if !Self.escapable.contains(byte) { controlInString = true }
+                    if byte == UInt8(ascii: "u") { hexDigitsDue = 4 }
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return (deepest, controlInString)
+    }
+
+    /// The characters JSON allows after a backslash (`\u` is followed by hex digits, which the parsers check).
+    static let escapable: Set<UInt8> = Set("\"\\/bfnrtu".utf8)
+    static let hexDigits: Set<UInt8> = Set("0123456789abcdefABCDEF".utf8)
+
+    /// Whether an object in `data` names a key twice (after unescaping: `"a"` and `"\u0061"` are the same key).
+    /// Foundation's decoder keeps the first value and JSONSerialization (and Python, and most readers) the last,
+    /// so such a posting would mean one thing to the validator and another to the next reader: it is refused.
+    /// The scan reads numbers of any size; it stops (false) at whatever else the fast parser refuses.
+    static func hasDuplicateKey(_ data: Data) -> Bool {
+        data.withUnsafeBytes { raw -> Bool in
+            var bytes = raw.bindMemory(to: UInt8.self)
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = UnsafeBufferPointer(rebasing: bytes[3...]) }
+            var parser = FastJSONParser(bytes: bytes, anyNumber: true)
+            _ = parser.document()
+            return parser.foundDuplicateKey
         }
     }
 }
@@ -19,8 +89,15 @@ private struct FastJSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    /// Take every well-formed number (as 0) instead of giving up on those an Int64 cannot hold exactly.
+    let anyNumber: Bool
+    /// Set when an object named a key twice (the parse then gives up).
+    private(set) var foundDuplicateKey = false
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, anyNumber: Bool = false) {
+        self.bytes = bytes
+        self.anyNumber = anyNumber
+    }
 
     mutating func document() -> JSONValue? {
         skipWhitespace()
@@ -79,7 +156,11 @@ private struct FastJSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             skipWhitespace()
-            guard let member = value(), members.updateValue(member, forKey: key) == nil else { return nil }
+            guard let member = value() else { return nil }
+            guard members.updateValue(member, forKey: key) == nil else {
+                foundDuplicateKey = true
+                return nil
+            }
             skipWhitespace()
             guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: ",") {
@@ -223,6 +304,7 @@ private struct FastJSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         // Integers and fractions alike go to JSONDecoder's own reading when they would not come out exact.
+        if anyNumber { return .number(0) }
         guard isInteger, let integer = Int64(text) else { return nil }
         return .number(Double(integer))
     }

@@ -11,13 +11,48 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses UTF-8 JSON text.
+    /// Parses UTF-8 JSON text (a UTF-8 byte-order mark is allowed). Text in any other encoding is refused with
+    /// ``NotUTF8``, although Foundation's decoder, which reads what the fast parser leaves, would guess UTF-16 or
+    /// UTF-32 from the zero bytes and accept it: the wire contract is UTF-8.
     public init(data: Data) throws {
         if let value = JSONValue.parse(data) {
             self = value
         } else {
+            // No valid JSON text holds a raw NUL (in a string it must be escaped), and UTF-16/32 always do for ASCII.
+            guard !data.contains(0), String(validating: data, as: UTF8.self) != nil else { throw NotUTF8() }
+            let structure = JSONValue.structure(of: data)
+            if structure.depth > Self.maximumDepth { throw TooDeep() }
+            if structure.controlInString { throw ControlCharacterInString() }
+            if JSONValue.hasDuplicateKey(data) { throw DuplicateKey() }
             self = try JSONDecoder().decode(JSONValue.self, from: data)
         }
+    }
+
+    /// Arrays and objects nested deeper than this are refused (as Foundation's decoder refuses them, but before it
+    /// can trap on them).
+    public static let maximumDepth = 512
+
+    /// Arrays and objects nested deeper than ``maximumDepth``.
+    public struct TooDeep: Error, CustomStringConvertible {
+        public var description: String { "arrays and objects nested deeper than \(JSONValue.maximumDepth)" }
+    }
+
+    /// A raw control character (a tab, a line break, …) inside a string, or an escape JSON does not have (`\-`):
+    /// JSON requires the one escaped (`\t`) and forbids the other; JSONSerialization and Python refuse both,
+    /// Foundation's decoder took them.
+    public struct ControlCharacterInString: Error, CustomStringConvertible {
+        public var description: String { "a string holds a raw control character or an unknown escape; write \\t, \\n, \\\\, \\\" or \\uXXXX" }
+    }
+
+    /// An object that names a key twice: Foundation's decoder kept the first value, most other readers keep the
+    /// last, so the validator and the next reader would not see the same posting (found by the json fuzz target).
+    public struct DuplicateKey: Error, CustomStringConvertible {
+        public var description: String { "an object names the same key twice" }
+    }
+
+    /// JSON text that is not UTF-8 (UTF-16 or UTF-32 with or without a byte-order mark, GBK, stray bytes).
+    public struct NotUTF8: Error, CustomStringConvertible {
+        public var description: String { "not UTF-8 text: JobCast reads JSON in UTF-8 only" }
     }
 
     /// The JSON type name used in validation messages.

@@ -1,4 +1,4 @@
-/// A job posting as it travels on the wire (Schemas/job-posting.schema.json, DESIGN.md "Wire contract").
+/// A job posting as it travels on the wire (Schemas/job-posting.schema.json, docs/design.md "Wire contract").
 ///
 /// Decode postings through ``PostingMessage/decode(_:)``, which validates first and reports every
 /// issue at once; plain `JSONDecoder` would accept postings that break the contract's bounds.

@@ -210,12 +210,25 @@ private struct Issues {
     mutating func checkPhone(_ value: JSONValue, at pointer: JSONPointer) {
         guard let phone = string(value, at: pointer) else { return }
         length(phone, at: pointer, in: PostingValidator.Limits.phoneLength)
+        if !phone.isEmpty, !Self.isPhone(phone) {
+            add(pointer, .pattern, "must be digits, spaces, ( ) + and - only, starting with + or a digit, then optionally an extension such as 转 8001 or ext. 12")
+        }
+    }
+
+    /// The schema's `^[0-9+][0-9 ()+-]*((转|分机|[Ee][Xx][Tt]\.?|[Xx]) ?[0-9]{1,6})?$`: the number, then optionally an
+    /// extension marker, one optional space and 1 to 6 digits.
+    static func isPhone(_ phone: String) -> Bool {
         let scalars = Array(phone.unicodeScalars)
         let digits = "0123456789".unicodeScalars
-        let rest = "0123456789 ()+-".unicodeScalars
-        if let first = scalars.first, !(digits.contains(first) || first == "+") || !scalars.dropFirst().allSatisfy({ rest.contains($0) }) {
-            add(pointer, .pattern, "must be digits, spaces, ( ) + and - only, starting with + or a digit")
-        }
+        let number = "0123456789 ()+-".unicodeScalars
+        guard let first = scalars.first, digits.contains(first) || first == "+" else { return false }
+        let numberEnd = scalars.indices.dropFirst().first { !number.contains(scalars[$0]) } ?? scalars.count
+        var rest = String(String.UnicodeScalarView(scalars[numberEnd...]))[...]
+        if rest.isEmpty { return true }
+        guard let marker = ["转", "分机", "ext.", "ext", "x"].first(where: { rest.lowercased().hasPrefix($0) }) else { return false }
+        rest = rest.dropFirst(marker.count)
+        if rest.first == " " { rest = rest.dropFirst() }
+        return (1...6).contains(rest.count) && rest.unicodeScalars.allSatisfy { digits.contains($0) }
     }
 
     /// `YYYY-MM-DD` and a real calendar date (RFC 3339 full-date).

@@ -19,6 +19,8 @@ struct PostingInputReader: Sendable {
 
     let inputs: [Input]
     let format: PostingInputFormat?
+    /// What the inputs are written in; anything but UTF-8 is converted (a whole file at a time) before it is read.
+    var encoding: PostingInputEncoding = .utf8
     /// The least read at once; more while a record longer than that is pending.
     var chunkSize = 256 * 1024
 
@@ -56,6 +58,26 @@ struct PostingInputReader: Sendable {
         for input in inputs {
             defer { if input.descriptor != STDIN_FILENO { close(input.descriptor) } }
             var reader = PostingStreamReader(source: input.name, format: format ?? PostingInputFormat.guess(fromPath: input.name))
+            if input.size != nil || encoding != .utf8 {
+                // A file (or text to convert) is checked whole before any of it becomes postings: a GBK file read
+                // as UTF-8 is one problem at its first bad line, not postings full of U+FFFD. It is still handed
+                // over chunk by chunk, so publishing starts while the rest is parsed.
+                guard let data = Self.readWhole(input, into: pipe) else { return }
+                switch encoding.utf8Bytes(data, source: input.name) {
+                case .failure(let problem):
+                    pipe.send(Self.prepare(PostingReadResult(problems: [problem]), bytes: data.count, with: &preparer))
+                case .success(let bytes):
+                    var start = 0
+                    repeat {
+                        let end = min(start + chunkSize, bytes.count)
+                        let result = end == bytes.count ? Self.merge(reader.feed(bytes[start..<end]), reader.finish()) : reader.feed(bytes[start..<end])
+                        pipe.send(Self.prepare(result, bytes: end - start, with: &preparer))
+                        start = end
+                    } while start < bytes.count
+                }
+                continue
+            }
+            var validator = UTF8StreamValidator()
             while true {
                 let want = max(chunkSize, reader.pendingCount)
                 if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
@@ -67,11 +89,41 @@ struct PostingInputReader: Sendable {
                     pipe.send(batch)
                     return
                 }
+                if let problem = validator.check(buffer[..<count], final: count == 0, source: input.name) {
+                    pipe.send(Self.prepare(PostingReadResult(problems: [problem]), bytes: count, with: &preparer))
+                    break
+                }
                 let result = count == 0 ? reader.finish() : reader.feed(buffer[..<count])
                 pipe.send(Self.prepare(result, bytes: count, with: &preparer))
                 if count == 0 { break }
             }
         }
+    }
+
+    /// All of `input`, or nil (after telling the pipe) when it cannot be read.
+    static func readWhole(_ input: Input, into pipe: ReadBatchPipe) -> Data? {
+        var data = Data()
+        if let size = input.size { data.reserveCapacity(size) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input.descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                var batch = ReadBatch()
+                batch.inputError = "\(input.name): cannot read the file: \(String(cString: strerror(errno)))"
+                pipe.send(batch)
+                return nil
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[..<count])
+        }
+    }
+
+    static func merge(_ a: PostingReadResult, _ b: PostingReadResult) -> PostingReadResult {
+        var result = a
+        result.records += b.records
+        result.problems += b.problems
+        return result
     }
 
     /// Validates and encodes what one chunk completed; the problems of reading and of validation in line order.
