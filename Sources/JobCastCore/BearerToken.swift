@@ -81,6 +81,9 @@ public struct NamedToken: Sendable, Hashable {
     /// Parses the tokens file: one token a line, `NAME ROLE TOKEN` separated by spaces or tabs, ROLE `admin` or
     /// `read-only`; blank lines and lines starting with `#` are skipped. Names are letters, digits, `.`, `_`, `-`,
     /// `@` and `:`; names and tokens must be unique; tokens at least 16 characters, without spaces.
+    /// What every refusal of a tokens file ends with.
+    static let allowedLines = "; allowed: one `NAME ROLE TOKEN` a line, ROLE admin or read-only, TOKEN at least 16 characters"
+
     public static func parse(_ text: String, variable: String) throws(SettingsError) -> [NamedToken] {
         var tokens: [NamedToken] = []
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-@:"))
@@ -90,29 +93,29 @@ public struct NamedToken: Sendable, Hashable {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             let at = "line \(index + 1)"
             guard fields.count == 3 else {
-                throw SettingsError(variable: variable, message: "\(at): expected NAME ROLE TOKEN (3 fields), found \(fields.count)")
+                throw SettingsError(variable: variable, message: "\(at): expected NAME ROLE TOKEN (3 fields), found \(fields.count)" + Self.allowedLines)
             }
             let name = fields[0]
             guard name.unicodeScalars.allSatisfy(allowed.contains) else {
-                throw SettingsError(variable: variable, message: "\(at): the name '\(name)' may hold only letters, digits and . _ - @ :")
+                throw SettingsError(variable: variable, message: "\(at): the name '\(name)' may hold only letters, digits and . _ - @ :" + Self.allowedLines)
             }
             guard let role = AccessRole(rawValue: fields[1].lowercased()) else {
-                throw SettingsError(variable: variable, message: "\(at): role '\(fields[1])' is neither admin nor read-only")
+                throw SettingsError(variable: variable, message: "\(at): role '\(fields[1])' is neither admin nor read-only" + Self.allowedLines)
             }
             let token = fields[2]
             guard token.count >= 16 else {
-                throw SettingsError(variable: variable, message: "\(at): the token of '\(name)' is shorter than 16 characters")
+                throw SettingsError(variable: variable, message: "\(at): the token of '\(name)' is shorter than 16 characters" + Self.allowedLines)
             }
             guard !tokens.contains(where: { $0.name == name }) else {
-                throw SettingsError(variable: variable, message: "\(at): the name '\(name)' is given twice")
+                throw SettingsError(variable: variable, message: "\(at): the name '\(name)' is given twice" + Self.allowedLines)
             }
             guard !tokens.contains(where: { $0.token == token }) else {
-                throw SettingsError(variable: variable, message: "\(at): the token of '\(name)' is also another name's token")
+                throw SettingsError(variable: variable, message: "\(at): the token of '\(name)' is also another name's token" + Self.allowedLines)
             }
             tokens.append(NamedToken(name: name, role: role, token: token))
         }
         guard !tokens.isEmpty else {
-            throw SettingsError(variable: variable, message: "holds no token: expected lines of NAME ROLE TOKEN (admin or read-only)")
+            throw SettingsError(variable: variable, message: "holds no token: expected lines of NAME ROLE TOKEN (admin or read-only)" + Self.allowedLines)
         }
         return tokens
     }

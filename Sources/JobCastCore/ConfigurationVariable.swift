@@ -156,7 +156,7 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
             allowed: ["trace", "debug", "info", "notice", "warning", "error", "critical"],
             "`trace`, `debug`, `info`, `notice`, `warning`, `error`"),
         .init(
-            "JOBCAST_STORE_COUNT_SQL", default: "unset", acceptsFile: false,
+            "JOBCAST_STORE_COUNT_SQL", default: "unset", acceptsFile: false, kind: .choice, allowed: ["0", "1"],
             "diagnostics: `1` makes a process that used the delivery store print how many SQL statements it ran when it exits (`scripts/bench.sh` uses it)"),
     ]
 }

@@ -77,6 +77,8 @@ public struct Settings: Sendable {
         dashboardHost = try reader.host("JOBCAST_DASHBOARD_HOST") ?? "127.0.0.1"
         dashboardPort = try reader.integer("JOBCAST_DASHBOARD_PORT") ?? Self.defaultDashboardPort
         logLevel = try reader.choice("JOBCAST_LOG_LEVEL") ?? "info"
+        // Read by the store's statement counter; checked here with every other setting.
+        _ = try reader.choice("JOBCAST_STORE_COUNT_SQL")
         if platformURL != nil, platformToken == nil {
             throw SettingsError(
                 variable: "JOBCAST_PLATFORM_TOKEN",
