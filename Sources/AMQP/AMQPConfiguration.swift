@@ -39,15 +39,19 @@ public struct AMQPConfiguration: Sendable, Hashable {
     public var heartbeat: Int
     public var frameMax: Int
     public var channelMax: Int
-    /// For TCP connect, TLS handshake and login, in seconds.
+    /// For the TCP connect (and, with TLS, its handshake), in seconds (URL parameter `connection_timeout`, in ms).
     public var connectTimeout: Double
+    /// For the AMQP login once the socket is open, in seconds. Longer than the connect:
+    /// a broker that accepted the socket is there, and a busy one (a node starting beside it, a burst of
+    /// connections) can take more than ten seconds to log a client in.
+    public var loginTimeout: Double
     /// Shown in the RabbitMQ management UI and `rabbitmqctl list_connections client_properties`.
     public var connectionName: String?
 
     public init(
         host: String = "127.0.0.1", port: Int? = nil, user: String = "guest", password: String = "guest", vhost: String = "/",
         tls: TLS? = nil, heartbeat: Int = 30, frameMax: Int = 131_072, channelMax: Int = 0, connectTimeout: Double = 10,
-        connectionName: String? = nil
+        loginTimeout: Double = 30, connectionName: String? = nil
     ) {
         self.host = host
         self.port = port ?? (tls == nil ? 5672 : 5671)
@@ -59,6 +63,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
         self.frameMax = frameMax
         self.channelMax = channelMax
         self.connectTimeout = connectTimeout
+        self.loginTimeout = loginTimeout
         self.connectionName = connectionName
     }
 

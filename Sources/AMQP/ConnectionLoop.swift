@@ -168,7 +168,8 @@ final class ConnectionLoop: @unchecked Sendable {
             }
             throw AMQPError(.connectionFailed, "could not connect to \(configuration.redactedURL): \(text); is RabbitMQ running and listening there?")
         }
-        amqp_set_handshake_timeout(conn, &timeout)
+        var loginTimeout = timeval(seconds: configuration.loginTimeout)
+        amqp_set_handshake_timeout(conn, &loginTimeout)
         var rpcTimeout = timeval(seconds: 30)
         amqp_set_rpc_timeout(conn, &rpcTimeout)
 
@@ -191,6 +192,8 @@ final class ConnectionLoop: @unchecked Sendable {
             if error.replyCode == 403 || error.code == .connectionClosed {
                 error.code = .authenticationFailed
                 error.message = "RabbitMQ at \(configuration.redactedURL) refused user '\(configuration.user)': check the user name and password"
+            } else if error.code == .timeout {
+                error.message = "RabbitMQ at \(configuration.redactedURL) accepted the connection but did not log us in within \(Int(configuration.loginTimeout)) s: the node is starting or overloaded (rabbitmq-diagnostics status)"
             } else if error.replyCode == 530 {
                 error.code = .authenticationFailed
                 error.message = "virtual host '\(configuration.vhost)' does not exist or user '\(configuration.user)' may not use it (rabbitmqctl add_vhost / set_permissions)"

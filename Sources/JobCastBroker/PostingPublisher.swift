@@ -95,6 +95,13 @@ public struct PostingPublisher: Sendable {
         var connection: AMQPConnection
         do {
             connection = try await AMQPConnection.connect(toAnyOf: nodes, logger: logger)
+        } catch let error as AMQPError where error.code == .timeout {
+            // The broker is there but busy (a node starting, a burst of logins): worth waiting for, as for a
+            // connection lost mid-run. A refused or failed connection is said at once instead.
+            logger.warning(
+                "RabbitMQ is slow to log us in; trying again until the reconnect timeout",
+                metadata: ["error": "\(error)", "publish.reconnect_timeout": "\(options.reconnectTimeout)"])
+            connection = try await reconnect(run: run, firstConnection: true)
         } catch {
             throw PublisherError(
                 .brokerUnreachable, "cannot reach the broker: \(error). Check JOBCAST_AMQP_URL and that RabbitMQ is running.", confirmed: 0)
@@ -121,7 +128,7 @@ public struct PostingPublisher: Sendable {
     }
 
     /// Tries the nodes in turn with exponential backoff until one answers or the reconnect timeout passes.
-    private func reconnect(run: Run) async throws(PublisherError) -> AMQPConnection {
+    private func reconnect(run: Run, firstConnection: Bool = false) async throws(PublisherError) -> AMQPConnection {
         let deadline = ContinuousClock.now + options.reconnectTimeout
         var backoff = Backoff(initial: options.initialBackoff, maximum: options.maxBackoff)
         var lastError = ""
@@ -132,6 +139,12 @@ public struct PostingPublisher: Sendable {
             } catch {
                 lastError = "\(error)"
             }
+        }
+        if firstConnection {
+            throw PublisherError(
+                .brokerUnreachable,
+                "cannot reach the broker: it did not log us in within \(options.reconnectTimeout) (\(lastError)). Check that RabbitMQ is running and not overloaded (rabbitmq-diagnostics status); nothing was published.",
+                confirmed: 0)
         }
         throw PublisherError(
             .brokerUnreachable,

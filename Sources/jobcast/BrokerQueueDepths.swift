@@ -14,6 +14,7 @@ struct BrokerQueueDepths: QueueDepthProvider {
         brokers = try AMQPConfiguration.list(settings.amqpURL).map { broker in
             var broker = broker
             broker.connectTimeout = min(broker.connectTimeout, 3)
+            broker.loginTimeout = min(broker.loginTimeout, 3)
             broker.connectionName = connectionName
             return broker
         }
