@@ -151,16 +151,19 @@ let package = Package(
             ],
             path: "Benchmarks/JobCastBenchmark"
         ),
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "JobCastTestSupport", "JobCastTestTraits"]),
         // Publishing against real RabbitMQ nodes: the publisher, `jobcast publish`/`withdraw` and the examples/ scripts.
-        .testTarget(name: "JobCastBrokerTests", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", "JobCastTestSupport"]),
+        .testTarget(name: "JobCastBrokerTests", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", "JobCastTestSupport", "JobCastTestTraits"]),
         // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
         .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),
+        // The traits that skip a suite, with the reason, when RabbitMQ, PostgreSQL or Chromium is absent.
+        .target(name: "JobCastTestTraits", dependencies: ["JobCastTestSupport"], path: "Tests/JobCastTestTraits"),
         .testTarget(
             name: "JobCastCoreTests",
             dependencies: [
                 "JobCastCore",
                 "JobCastTestSupport",
+                "JobCastTestTraits",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -212,13 +215,13 @@ let package = Package(
         // Test tooling, not shipped: the libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING);
         // a plain build makes the same binary a replayer of inputs through them.
         .executableTarget(name: "jobcast-fuzz", dependencies: ["JobCastCore", "JobCastChannels"], path: "Tests/Fuzz"),
-        .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport"]),
+        .testTarget(name: "JobCastStoreTests", dependencies: ["JobCastStore", "JobCastTestSupport", "JobCastTestTraits"]),
         // The dashboard's JSON API and page (in headless Chromium), and the deploy/ Prometheus files (promtool).
         .testTarget(
             name: "JobCastDashboardTests",
             dependencies: [
                 "AMQP", "JobCastBroker", "JobCastConsole", "JobCastCore", "JobCastDashboard", "JobCastStore", "JobCastTestSupport",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "JobCastTestTraits", .product(name: "Hummingbird", package: "hummingbird"),
             ],
             exclude: ["png-colours.py", "cdp-drive.py"]
         ),
@@ -226,7 +229,7 @@ let package = Package(
             name: "JobCastWorkerTests",
             dependencies: [
                 "AMQP", "ChannelStandIns", "JobCastBroker", "JobCastChannels", "JobCastCore", "JobCastStore", "JobCastWorker",
-                "JobCastTestSupport",
+                "JobCastTestSupport", "JobCastTestTraits",
             ]
         ),
     ],

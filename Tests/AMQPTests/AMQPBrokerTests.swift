@@ -1,9 +1,10 @@
 import AMQP
 import Foundation
 import Testing
+import JobCastTestTraits
 
 /// Against the real RabbitMQ node started by scripts/test.sh. Every test declares its own queues and deletes them.
-@Suite("AMQP against RabbitMQ")
+@Suite("AMQP against RabbitMQ", .requiresRabbitMQ)
 struct AMQPBrokerTests {
     @Test func publishConfirmConsumeAck() async throws {
         let connection = try await TestBroker.connect()

@@ -1,9 +1,10 @@
 import AMQP
 import Foundation
 import Testing
+import JobCastTestTraits
 
 /// The test node has a TLS listener whose certificate is signed by a CA made with openssl (scripts/rabbitmq-node.sh).
-@Suite("AMQP over TLS")
+@Suite("AMQP over TLS", .requiresRabbitMQ)
 struct AMQPTLSTests {
     func configuration(caFile: String) throws -> AMQPConfiguration {
         try AMQPConfiguration(url: "amqps://guest:guest@localhost:\(TestBroker.tlsPort)/%2F?cacertfile=\(caFile)&connection_timeout=5000")

@@ -1,12 +1,13 @@
 import AMQP
 import Foundation
+import JobCastTestSupport
 import Logging
 import Synchronization
 
 /// The RabbitMQ node the tests use: `scripts/test.sh` starts it (`scripts/rabbitmq-node.sh start jobcast-test 5701 5702`).
 enum TestBroker {
-    static let url = ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5701/%2F"
-    static let tlsPort = Int(ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQPS_PORT"] ?? "5702")!
+    static let url = TestServices.amqpURL
+    static let tlsPort = TestServices.amqpsPort
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let tlsDirectory = ProcessInfo.processInfo.environment["JOBCAST_TEST_TLS_DIR"]
         ?? repositoryRoot.appendingPathComponent("var/rabbitmq/jobcast-test/tls").path

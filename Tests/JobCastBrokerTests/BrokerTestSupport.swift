@@ -7,7 +7,7 @@ import Synchronization
 /// The test node (scripts/test.sh starts it: `scripts/rabbitmq-node.sh start jobcast-test 5701 5702`), and the
 /// restart node that only the restart test stops and starts (`scripts/rabbitmq-node.sh start jobcast-restart 5711`).
 enum TestNodes {
-    static let url = ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5701/%2F"
+    static let url = TestServices.amqpURL
     static let restartName = "jobcast-restart"
     static let restartPort = 5711
     static let restartURL = "amqp://guest:guest@127.0.0.1:\(restartPort)/%2F"

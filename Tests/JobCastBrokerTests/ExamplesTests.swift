@@ -1,12 +1,13 @@
 import AMQP
 import Foundation
 import JobCastTestSupport
+import JobCastTestTraits
 import JobCastCore
 import Testing
 
 /// examples/: what script authors copy. Each publishes to an exchange of the test's own
 /// (JOBCAST_EXAMPLE_EXCHANGE) and the posting that arrives must pass the workers' validation.
-@Suite("examples/ publish postings the workers accept", .serialized)
+@Suite("examples/ publish postings the workers accept", .serialized, .requiresRabbitMQ)
 struct ExamplesTests {
     func runExample(_ arguments: [String], exchange: String) async throws -> CLIResult {
         try await runProcess(

@@ -2,12 +2,13 @@ import AMQP
 import Foundation
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// `jobcast publish` and `jobcast withdraw` as a user runs them, against the test node. Each test publishes to
 /// an exchange of its own (the hidden `--exchange` option) with one queue bound with `#`, so that tests
 /// running at once never see each other's postings.
-@Suite("jobcast publish and withdraw against RabbitMQ", .serialized)
+@Suite("jobcast publish and withdraw against RabbitMQ", .serialized, .requiresRabbitMQ)
 struct PublishCommandTests {
     static func summary(_ result: CLIResult) throws -> JSONValue {
         try JSONValue(data: Data(result.stdout.utf8))

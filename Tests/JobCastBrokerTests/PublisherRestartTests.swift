@@ -3,12 +3,13 @@ import Foundation
 import JobCastBroker
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Synchronization
 import Testing
 
 /// Stops and starts a RabbitMQ node in the middle of a publish. The node is one of this test's own
 /// (`jobcast-restart`, 127.0.0.1:5711), so that no other test loses its broker.
-@Suite("The publisher across a broker restart")
+@Suite("The publisher across a broker restart", .requiresRabbitMQ)
 struct PublisherRestartTests {
     /// 10,000 postings: the samples again and again under ids of this run.
     static func postings(count: Int, prefix: String) throws -> [PreparedPosting] {

@@ -2,6 +2,7 @@ import Foundation
 import JobCastBroker
 import JobCastStore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ import Glibc
 /// refused (403) on every action; screenshots of the dead letters and the fleet, desktop and phone.
 ///
 /// Set JOBCAST_DOCS_SCREENSHOTS=docs to keep the screenshots there (the README shows them).
-@Suite("Operator console in a browser")
+@Suite("Operator console in a browser", .requiresRabbitMQ, .requiresChromium)
 struct ConsoleBrowserTests {
     static let admin = "admin-token-0123456789abcdef"
     static let viewer = "viewer-token-0123456789abcdef"
@@ -44,10 +45,6 @@ struct ConsoleBrowserTests {
 
     @Test("filter the dead letters, replay the selection: back on the channel queue, audited; read-only refused; screenshots")
     func replaySelectionInChromium() async throws {
-        guard DashboardBrowserTests.chromium() != nil else {
-            print("SKIPPED: chromium is not installed (apt-get install chromium); the console browser test did not run")
-            return
-        }
         let fixture = try await ConsoleFixture.make()
         defer { fixture.cleanUp() }
         try await fixture.publishDeadLetters(24)

@@ -11,8 +11,7 @@ import Logging
 /// so tests never meet), JobCast's topology declared in it, a SQLite store in a folder of its own, and dead
 /// letters published as the worker publishes them (through `jobcast.dlx`, with the `x-jobcast-*` headers).
 struct ConsoleFixture {
-    static let nodeName = "jobcast-test"
-    static let base = ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701"
+    static let base = TestServices.amqpBase
 
     static let logger: Logger = {
         var logger = Logger(label: "console-tests")
@@ -20,18 +19,17 @@ struct ConsoleFixture {
         return logger
     }()
 
-    let vhost: String
+    let host: TestVirtualHost
+    var vhost: String { host.name }
     let directory: URL
     var brokerURL: String { "\(Self.base)/\(vhost)" }
     var databasePath: String { directory.appendingPathComponent("jobcast.sqlite").path }
 
     static func make(_ function: String = #function) async throws -> ConsoleFixture {
-        let name = "jobcast-console-" + function.prefix { $0 != "(" }.prefix(40) + "-" + UUID().uuidString.prefix(6)
-        try rabbitmqctl(["add_vhost", name])
-        try rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"])
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        let host = try await TestVirtualHost.make(prefix: "jobcast-console", function: function)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(host.name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let fixture = ConsoleFixture(vhost: name, directory: directory)
+        let fixture = ConsoleFixture(host: host, directory: directory)
         let connection = try await fixture.connect()
         try await Topology().declare(on: try await connection.openChannel())
         await connection.close()
@@ -41,12 +39,8 @@ struct ConsoleFixture {
     }
 
     func cleanUp() {
-        try? Self.rabbitmqctl(["delete_vhost", vhost])
+        host.delete()
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    static func rabbitmqctl(_ arguments: [String]) throws {
-        try JobCastTestSupport.rabbitmqctl(arguments, node: nodeName)
     }
 
     func connect() async throws -> AMQPConnection {

@@ -1,5 +1,6 @@
 import Foundation
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 #if canImport(Glibc)
@@ -8,14 +9,9 @@ import Glibc
 
 /// `jobcast dashboard` as an operator opens it: the real binary over a store with known figures, the
 /// page loaded in headless Chromium (Debian's `chromium`), its DOM and a screenshot checked.
-@Suite("Dashboard in a browser")
+@Suite("Dashboard in a browser", .requiresChromium)
 struct DashboardBrowserTests {
-    static func chromium() -> URL? {
-        for path in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] where FileManager.default.isExecutableFile(atPath: path) {
-            return URL(fileURLWithPath: path)
-        }
-        return nil
-    }
+    static func chromium() -> URL? { TestServices.chromium }
 
     /// Starts `jobcast dashboard --port 0` and returns it with the URL it printed.
     func startDashboard(_ fixture: DashboardFixture, token: String?) async throws -> (Process, String) {
@@ -70,11 +66,7 @@ struct DashboardBrowserTests {
 
     @Test("The page draws its charts in headless Chromium: DOM and a screenshot that is not blank, desktop and phone")
     func chartsInChromium() async throws {
-        guard let chromium = Self.chromium() else {
-            // CI installs it (scripts/install-deps.sh --tests); a developer without it is told, not failed.
-            print("SKIPPED: chromium is not installed (apt-get install chromium); the dashboard browser test did not run")
-            return
-        }
+        let chromium = try #require(Self.chromium())
         let fixture = try await DashboardFixture.make()
         defer { fixture.cleanUp() }
         let (dashboard, url) = try await startDashboard(fixture, token: "browser-token")

@@ -9,12 +9,13 @@ import JobCastBroker
 @testable import JobCastDashboard
 import JobCastStore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// The operator's console against a real RabbitMQ (a virtual host per test) and a real store: the dead letters
 /// listed, filtered, shown, replayed and purged through ``OperatorConsole`` (what `jobcast dlq` and the dashboard
 /// both call), audited; and the dashboard's HTTP API with named tokens, roles and the Host check.
-@Suite("Operator console: dead letters, actions, audit")
+@Suite("Operator console: dead letters, actions, audit", .requiresRabbitMQ)
 struct DeadLetterConsoleTests {
     @Test("list, filter, show, replay the selection and a filter, purge with the confirmed count; each action audited")
     func deadLetterLifecycle() async throws {

@@ -66,8 +66,10 @@ struct StatsReportTests {
         let started = clock.now
         let hanging = await BrokerStatus.ask(
             ClosureQueueDepthProvider {
-                // Ignores cancellation, like a blocked C call would.
-                while true { try? await Task.sleep(for: .seconds(1)) }
+                // Never answers and ignores cancellation, like a blocked C call would; suspended, not spinning
+                // (a loop of cancelled sleeps would hold a thread of the two-thread pool for good).
+                await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
+                return []
             },
             timeout: .milliseconds(300)
         )

@@ -22,16 +22,41 @@ public func startRabbitNode(_ name: String, port: Int, answers: () async -> Bool
 }
 
 /// `rabbitmqctl -q ARGUMENTS` on the node `name` (through `scripts/rabbitmq-node.sh ctl`, which finds the node's data
-/// under JOBCAST_RABBITMQ_BASE, default var/rabbitmq); its output, or an error with what it said.
+/// under JOBCAST_RABBITMQ_BASE, default var/rabbitmq), on a thread of its own; its output, or an error with what it said.
 @discardableResult
-public func rabbitmqctl(_ arguments: [String], node name: String) throws -> String {
-    let result = try runProcessBlocking(
-        URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", name, "-q"] + arguments,
-        environment: [:], stdin: nil)
+public func rabbitmqctl(_ arguments: [String], node name: String = TestVirtualHost.testNode) async throws -> String {
+    let result = try await runProcess(
+        URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", name, "-q"] + arguments)
     guard result.status == 0 else {
         throw RabbitNodeError(description: "rabbitmqctl \(arguments.joined(separator: " ")) on \(name) failed: \(result.stdout)\(result.stderr)")
     }
     return result.stdout
+}
+
+/// A RabbitMQ virtual host of one test's own on a test node, guest allowed everything in it: JobCast's queue and
+/// exchange names are fixed, so tests that run at once never meet. The one way tests make one.
+public struct TestVirtualHost: Sendable {
+    /// The node scripts/test.sh starts and never stops (`TestServices.amqpBase`).
+    public static let testNode = "jobcast-test"
+
+    public let name: String
+    public let node: String
+
+    /// `PREFIX-FUNCTION-RANDOM`, made and opened to guest.
+    public static func make(prefix: String, function: String, node: String = testNode) async throws -> TestVirtualHost {
+        let name = prefix + "-" + function.prefix { $0 != "(" }.prefix(40) + "-" + UUID().uuidString.prefix(6)
+        try await rabbitmqctl(["add_vhost", name], node: node)
+        try await rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"], node: node)
+        return TestVirtualHost(name: name, node: node)
+    }
+
+    /// Deletes it (and all in it) on a thread of its own, without waiting: callable from `defer`.
+    public func delete() {
+        let arguments = [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", node, "-q", "delete_vhost", name]
+        Thread.detachNewThread {
+            _ = try? runProcessBlocking(URL(fileURLWithPath: "/bin/bash"), arguments, environment: [:], stdin: nil)
+        }
+    }
 }
 
 public struct RabbitNodeError: Error, CustomStringConvertible {

@@ -3,6 +3,7 @@ import Foundation
 import JobCastBroker
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// The hostile-input corpus (Tests/HostileInput: cases/ and manifest.json, made by make-cases.py) fed through
@@ -10,7 +11,7 @@ import Testing
 /// reported by the producer or dead-lettered by the worker with its reason (or, when it is valid input,
 /// delivered safely), nothing crashes or sticks, the postings around it go through, and no script or
 /// markup from a posting reaches a WeChat article's HTML.
-@Suite("Hostile input")
+@Suite("Hostile input", .requiresRabbitMQ)
 struct HostileInputTests {
     struct Case: Decodable {
         var file: String
@@ -67,7 +68,7 @@ struct HostileInputTests {
 
     @Test("straight onto the exchange: each case dead-lettered with its reason or delivered safely; the postings around it delivered")
     func ontoTheExchange() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let cases = try Self.cases()
         var messages: [(id: String, body: Data)] = []
@@ -113,7 +114,7 @@ struct HostileInputTests {
 
     @Test("through jobcast publish: each case reported by the producer or published; the postings around it published and delivered")
     func throughPublish() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         try await harness.publish([])  // the topology, so that the producer's postings are routed
         let cases = try Self.cases()

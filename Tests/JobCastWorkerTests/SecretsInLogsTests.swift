@@ -2,6 +2,7 @@ import ChannelStandIns
 import Foundation
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// Secrets and phone numbers stay out of what operators read: `jobcast worker --print-config`, and the worker's
@@ -42,14 +43,14 @@ struct SecretsInLogsTests {
         }
     }
 
-    @Test("the worker's debug log holds no secret, access token or phone number, through faults and dead letters")
+    @Test("the worker's debug log holds no secret, access token or phone number, through faults and dead letters", .requiresRabbitMQ)
     func workerLog() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let user = "secrets-\(UUID().uuidString.prefix(8))"
-        try WorkerHarness.rabbitmqctl(["add_user", user, Self.amqpPassword])
-        defer { _ = try? WorkerHarness.rabbitmqctl(["delete_user", user]) }
-        try WorkerHarness.rabbitmqctl(["set_permissions", "-p", harness.vhost, user, ".*", ".*", ".*"])
+        try await WorkerHarness.rabbitmqctl(["add_user", user, Self.amqpPassword])
+        defer { Task.detached { _ = try? await WorkerHarness.rabbitmqctl(["delete_user", user]) } }
+        try await WorkerHarness.rabbitmqctl(["set_permissions", "-p", harness.vhost, user, ".*", ".*", ".*"])
         let brokerURL = harness.brokerURL.replacingOccurrences(of: "guest:guest@", with: "\(user):\(Self.amqpPassword)@")
 
         let platform = PlatformStandIn(token: Self.platformToken)

@@ -4,16 +4,17 @@ import JobCastChannels
 import JobCastCore
 import JobCastStore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// docs/design.md "Delivery semantics": a WeChat digest is recorded before it is submitted, so a worker killed
 /// between `freepublish/submit` and its acks makes the next worker finish that same draft, never publish a
 /// second one.
-@Suite("A WeChat worker killed mid-publication")
+@Suite("A WeChat worker killed mid-publication", .requiresRabbitMQ)
 struct WorkerDigestCrashTests {
     @Test("SIGKILL between freepublish/submit and the acks: the next worker finishes that same draft")
     func killedWhilePublishing() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         // Publication stays "publishing" until the test lets it finish.
         let standIn = WeChatStandIn(publishingPolls: 1_000_000)

@@ -6,6 +6,7 @@ import FoundationNetworking
 #endif
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 #if canImport(Glibc)
@@ -18,7 +19,7 @@ import Glibc
 /// container; only what a container would get from elsewhere is changed (addresses, its own port, the stand-ins
 /// as the channels' APIs, a small digest for speed). The store is a PostgreSQL database of the test's own, as the
 /// fleet's is. The samples go in through `jobcast publish` with the `publisher` service's environment.
-@Suite("The compose fleet as local processes", .serialized)
+@Suite("The compose fleet as local processes", .serialized, .requiresRabbitMQ, .requiresPostgreSQL)
 struct WorkerFleetTests {
     static let digestMax = 8
     /// Long enough that the active WeChat worker is seen holding a partial digest before it goes out.
@@ -40,7 +41,7 @@ struct WorkerFleetTests {
 
     /// A PostgreSQL database of this test's own on the test server, made and dropped through its superuser.
     struct TestDatabase {
-        static let adminURL = ProcessInfo.processInfo.environment["JOBCAST_TEST_POSTGRES_ADMIN_URL"] ?? "postgres://postgres@127.0.0.1:55432/postgres"
+        static let adminURL = TestServices.postgresAdminURL
         let name = "jobcast_fleet_\(UInt32.random(in: 0...UInt32.max))"
         var url: String {
             var components = URLComponents(string: Self.adminURL)!
@@ -223,7 +224,7 @@ struct WorkerFleetTests {
 
     @Test("3 platform and 2 WeChat workers as compose runs them: every sample once per channel; SIGKILL of the active WeChat worker hands the digest to the standby")
     func fleetDeliversOnceAndTheStandbyTakesOver() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         let database = TestDatabase()
         try await database.create()
         let platform = PlatformStandIn()

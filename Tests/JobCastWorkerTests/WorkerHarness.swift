@@ -18,7 +18,7 @@ struct WorkerHarness {
         let base: String
         /// Shared by the worker tests, never stopped.
         static let shared = Node(
-            name: "jobcast-test", base: ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701")
+            name: TestVirtualHost.testNode, base: TestServices.amqpBase)
         /// Stopped and started by the one test that restarts the broker under a worker.
         static let restartable = Node(name: "jobcast-worker-restart", base: "amqp://guest:guest@127.0.0.1:5713")
     }
@@ -29,36 +29,29 @@ struct WorkerHarness {
         return logger
     }()
 
-    let vhost: String
+    let host: TestVirtualHost
+    var vhost: String { host.name }
     let directory: URL
     var node = Node.shared
     var brokerURL: String { "\(node.base)/\(vhost)" }
     var databasePath: String { directory.appendingPathComponent("jobcast.sqlite").path }
     var outbox: URL { directory.appendingPathComponent("outbox") }
 
-    static func make(_ function: String = #function, node: Node = .shared) throws -> WorkerHarness {
-        let name = "jobcast-test-" + function.prefix { $0 != "(" }.prefix(40) + "-" + UUID().uuidString.prefix(6)
-        try rabbitmqctl(["add_vhost", name], node: node)
-        try rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"], node: node)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+    static func make(_ function: String = #function, node: Node = .shared) async throws -> WorkerHarness {
+        let host = try await TestVirtualHost.make(prefix: "jobcast-test", function: function, node: node.name)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(host.name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return WorkerHarness(vhost: name, directory: directory, node: node)
+        return WorkerHarness(host: host, directory: directory, node: node)
     }
 
     func cleanUp() {
-        try? Self.rabbitmqctl(["delete_vhost", vhost], node: node)
+        host.delete()
         try? FileManager.default.removeItem(at: directory)
     }
 
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String], node: Node = .shared) throws -> String {
-        let result = try runProcessBlocking(
-            URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", node.name, "-q"] + arguments,
-            environment: [:], stdin: nil)
-        guard result.status == 0 else {
-            throw HarnessError(description: "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(result.stdout)\(result.stderr)")
-        }
-        return result.stdout
+    static func rabbitmqctl(_ arguments: [String], node: Node = .shared) async throws -> String {
+        try await JobCastTestSupport.rabbitmqctl(arguments, node: node.name)
     }
 
     func connect() async throws -> AMQPConnection {

@@ -5,11 +5,12 @@ import FoundationNetworking
 #endif
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// `jobcast worker`'s `/metrics` after a known run: the text parses as Prometheus' format (and passes
 /// `promtool check metrics`), and holds the counts that the run must have produced.
-@Suite("The worker's /metrics")
+@Suite("The worker's /metrics", .requiresRabbitMQ)
 struct WorkerMetricsTests {
     /// One sample: `name{labels} value`.
     struct Sample: Hashable {
@@ -105,7 +106,7 @@ struct WorkerMetricsTests {
 
     @Test("After 10 postings (one 503 then delivered, two 422), one invalid and one not JSON: the expected counts")
     func countsAfterKnownRun() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
@@ -193,7 +194,7 @@ struct WorkerMetricsTests {
 
     @Test("WeChat: a 40001 makes a second token; 5 postings go out in one published digest")
     func wechatCounts() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = WeChatStandIn()
         let baseURL = try await standIn.start()

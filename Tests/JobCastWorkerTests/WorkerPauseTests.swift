@@ -4,11 +4,12 @@ import FoundationNetworking
 #endif
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// `jobcast pause` and `jobcast resume` against running `jobcast worker` processes: the workers stop taking
 /// messages within seconds, stay paused across a restart, and deliver everything once resumed.
-@Suite("Pause and resume across the fleet")
+@Suite("Pause and resume across the fleet", .requiresRabbitMQ)
 struct WorkerPauseTests {
     static func environment(_ harness: WorkerHarness, port: Int, id: String) -> [String: String] {
         [
@@ -36,7 +37,7 @@ struct WorkerPauseTests {
 
     @Test("WeChat paused with two workers and a backlog: no digest while paused, not after a restart either; all of it once resumed")
     func pauseWeChat() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         var ports = [try WorkerFleetTests.freePort()]
         while ports.count < 2 {
@@ -106,7 +107,7 @@ struct WorkerPauseTests {
 
     @Test("the platform channel paused: nothing is PUT while paused; everything once resumed; heartbeats show the worker")
     func pausePlatform() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let port = try WorkerFleetTests.freePort()
         let worker = try Self.worker(harness, channel: "platform", port: port, id: "pause-platform")

@@ -3,16 +3,17 @@ import Foundation
 import JobCastCore
 import JobCastStore
 import JobCastTestSupport
+import JobCastTestTraits
 import JobCastWorker
 import Testing
 
 /// The worker against the real RabbitMQ test node, each test in a virtual host of its own, with the
 /// outbox as both channels' destination and a SQLite store in a temporary folder.
-@Suite("Worker pipeline")
+@Suite("Worker pipeline", .requiresRabbitMQ)
 struct WorkerPipelineTests {
     @Test("the samples reach both channels exactly once; a second copy is recognised as duplicates")
     func samplesReachBothChannelsOnce() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let samples = try SampleData.jsonValues()
         let ids = Set(samples.compactMap { $0["id"]?.stringValue })
@@ -51,7 +52,7 @@ struct WorkerPipelineTests {
 
     @Test("bad input goes to the dead letters with its reason; the postings around it are delivered")
     func badInputIsDeadLetteredWithReasons() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let samples = try SampleData.jsonValues()
         let good = [samples[0], samples[1]]
@@ -92,7 +93,7 @@ struct WorkerPipelineTests {
 
     @Test("a withdrawal after publication reaches the platform as a DELETE")
     func withdrawalAfterPublication() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let posting = try SampleData.jsonValues()[0]
         let id = try #require(posting["id"]?.stringValue)

@@ -5,10 +5,11 @@ import JobCastChannels
 import JobCastCore
 import JobCastStore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// The worker delivering to a real HTTP server that stands in for the platform API, with faults on demand.
-@Suite("Worker against the platform stand-in")
+@Suite("Worker against the platform stand-in", .requiresRabbitMQ)
 struct WorkerPlatformFaultTests {
     func client(_ standIn: PlatformStandIn, baseURL: String) -> PlatformClient {
         PlatformClient(
@@ -17,7 +18,7 @@ struct WorkerPlatformFaultTests {
 
     @Test("500s and a 429 with Retry-After are retried through the delay queues, then delivered")
     func transientFailuresAreRetried() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
@@ -42,7 +43,7 @@ struct WorkerPlatformFaultTests {
 
     @Test("a 400 goes to the dead letters with its status and an excerpt of the body; its neighbours are delivered")
     func permanentFailureIsDeadLettered() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
@@ -69,7 +70,7 @@ struct WorkerPlatformFaultTests {
 
     @Test("jobcast dlq list shows the reason; dlq replay after the endpoint is fixed delivers them")
     func replayAfterTheFix() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()

@@ -7,11 +7,12 @@ import FoundationNetworking
 import JobCastBroker
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// Messages that crashed or stalled the worker before its core was rebuilt, each against the real `jobcast
 /// worker` binary, RabbitMQ, and (for the store's cases) PostgreSQL. No message may crash or stall a worker.
-@Suite("Poison messages against the real worker")
+@Suite("Poison messages against the real worker", .requiresRabbitMQ)
 struct WorkerPoisonTests {
     static func postings(_ count: Int, offset: Int = 0) throws -> [(id: String, body: Data)] {
         let samples = try SampleData.jsonValues()
@@ -49,7 +50,7 @@ struct WorkerPoisonTests {
 
     @Test("timestamps in nanoseconds, the largest there is, zero; message ids empty, long or binary: each delivered once, the worker stays up")
     func untrustedProperties() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
@@ -77,7 +78,7 @@ struct WorkerPoisonTests {
 
     @Test("a producer's x-jobcast-attempt is not trusted: 5, huge or not a number still get retries; -1 does not get unlimited ones")
     func forgedAttemptHeaders() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
@@ -109,9 +110,9 @@ struct WorkerPoisonTests {
         #expect(letters.first?.properties.headers?["x-jobcast-reason"]?.stringValue?.hasPrefix("retries exhausted after 3 attempts") == true)
     }
 
-    @Test("text PostgreSQL refuses (U+0000) sends that posting to the dead letters with the store's reason; the others are recorded and acked")
+    @Test("text PostgreSQL refuses (U+0000) sends that posting to the dead letters with the store's reason; the others are recorded and acked", .requiresPostgreSQL)
     func storeRefusesOneRow() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let database = WorkerFleetTests.TestDatabase()
         try await database.create()
@@ -142,9 +143,9 @@ struct WorkerPoisonTests {
         #expect(!log.contains("Generic description to prevent accidental leakage"))
     }
 
-    @Test("while the store is down the worker takes no more messages and /readyz says why; once it is back everything is recorded")
+    @Test("while the store is down the worker takes no more messages and /readyz says why; once it is back everything is recorded", .requiresPostgreSQL)
     func storeDown() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let database = WorkerFleetTests.TestDatabase()
         try await database.create()
@@ -171,7 +172,7 @@ struct WorkerPoisonTests {
         // RabbitMQ's counts lag by its statistics interval (5 s): wait for them to show the prefetch held.
         var platformRow = ""
         try await waitFor(seconds: 30) {
-            let queue = (try? WorkerHarness.rabbitmqctl(["list_queues", "-p", harness.vhost, "name", "messages_ready", "messages_unacknowledged"])) ?? ""
+            let queue = (try? await WorkerHarness.rabbitmqctl(["list_queues", "-p", harness.vhost, "name", "messages_ready", "messages_unacknowledged"])) ?? ""
             platformRow = queue.split(separator: "\n").first { $0.hasPrefix("jobcast.platform\t") }.map(String.init) ?? ""
             return platformRow == "jobcast.platform\t80\t20"
         }
@@ -193,7 +194,7 @@ struct WorkerPoisonTests {
 
     @Test("a dead-letter copy the broker will not take (no jobcast.dlx) is tried again with backoff, not redelivered in a loop")
     func unconfirmedCopyBacksOff() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let port = try WorkerFleetTests.freePort()
         try await harness.publish([(id: "not-json-1", body: Data("{\"id\": \"not-json-1\", ".utf8))])

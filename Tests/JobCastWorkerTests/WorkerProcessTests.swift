@@ -6,11 +6,12 @@ import FoundationNetworking
 import JobCastChannels
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// The `jobcast worker` binary stopped mid-run, by SIGTERM and by SIGKILL, with a second worker finishing
 /// the queue: no posting is lost; after SIGTERM none is delivered twice.
-@Suite("The worker process under signals")
+@Suite("The worker process under signals", .requiresRabbitMQ)
 struct WorkerProcessTests {
     static let count = 240
 
@@ -59,7 +60,7 @@ struct WorkerProcessTests {
 
     @Test("SIGTERM in the middle: exit 0, a second worker delivers the rest, none lost, none twice")
     func sigtermMidBatch() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
@@ -93,7 +94,7 @@ struct WorkerProcessTests {
 
     @Test("SIGKILL in the middle: a second worker delivers the rest, none lost")
     func sigkillMidBatch() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()

@@ -2,16 +2,17 @@ import ChannelStandIns
 import Foundation
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// `JOBCAST_PLATFORM_RATE_LIMIT` holds for the whole fleet: three `jobcast worker` processes against the platform
 /// stand-in with a backlog never exceed it by more than a stated margin in any one-second window, and together
 /// reach it.
-@Suite("A platform rate limit across the fleet")
+@Suite("A platform rate limit across the fleet", .requiresRabbitMQ)
 struct WorkerRateLimitTests {
     @Test("three workers, a limit of 30 requests/s, a backlog of 360 postings")
     func threeWorkers() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()

@@ -3,12 +3,13 @@ import ChannelStandIns
 import Foundation
 import JobCastCore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// The worker binary while RabbitMQ stops and starts under it (its own node, `jobcast-worker-restart` on
 /// 127.0.0.1:5713, which scripts/test.sh starts and only this test stops): it reconnects, re-declares,
 /// resumes, and every posting reaches the platform; what was unacked at the stop comes back and is absorbed.
-@Suite("The worker across a broker restart")
+@Suite("The worker across a broker restart", .requiresRabbitMQ)
 struct WorkerRestartTests {
     static let node = WorkerHarness.Node.restartable
     static let count = 300
@@ -28,7 +29,7 @@ struct WorkerRestartTests {
     func brokerRestartMidRun() async throws {
         try await Self.startNode()
         try #require(await Self.answers(), "the node \(Self.node.name) does not answer on 5713; see var/rabbitmq/\(Self.node.name)/log")
-        let harness = try WorkerHarness.make(node: Self.node)
+        let harness = try await WorkerHarness.make(node: Self.node)
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()

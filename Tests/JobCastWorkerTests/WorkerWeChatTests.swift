@@ -4,10 +4,11 @@ import JobCastChannels
 import JobCastCore
 import JobCastStore
 import JobCastTestSupport
+import JobCastTestTraits
 import Testing
 
 /// The WeChat digest worker against a real HTTP server standing in for the WeChat API.
-@Suite("Worker against the WeChat stand-in")
+@Suite("Worker against the WeChat stand-in", .requiresRabbitMQ)
 struct WorkerWeChatTests {
     func client(_ standIn: WeChatStandIn, baseURL: String) -> WeChatClient {
         WeChatClient(
@@ -17,7 +18,7 @@ struct WorkerWeChatTests {
 
     @Test("40001 refreshes the token; 45009 sends the digest's postings round the retry queue; then one draft is published")
     func tokenRefreshAndRateLimit() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = WeChatStandIn()
         let baseURL = try await standIn.start()
@@ -44,7 +45,7 @@ struct WorkerWeChatTests {
 
     @Test("a withdrawal that meets its posting in a pending digest drops it from the digest")
     func withdrawalDropsFromPendingDigest() async throws {
-        let harness = try WorkerHarness.make()
+        let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let standIn = WeChatStandIn()
         let baseURL = try await standIn.start()
