@@ -1,7 +1,8 @@
 import AMQP
 import Foundation
-import Testing
+import JobCastTestSupport
 import JobCastTestTraits
+import Testing
 
 /// Against the real RabbitMQ node started by scripts/test.sh. Every test declares its own queues and deletes them.
 @Suite("AMQP against RabbitMQ", .requiresRabbitMQ)
@@ -275,15 +276,13 @@ struct AMQPBrokerTests {
 
         // Close it from the broker's side, as an operator (or a node shutdown) would.
         let script = TestBroker.repositoryRoot.appendingPathComponent("scripts/rabbitmq-node.sh").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [
-            "-c",
-            "\(script) ctl jobcast-test list_connections -q pid client_properties | grep '\(name)' | cut -f1 | xargs -r -I{} \(script) ctl jobcast-test close_connection '{}' 'test closes it'",
-        ]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let closed = try await runProcess(
+            URL(fileURLWithPath: "/bin/bash"),
+            [
+                "-c",
+                "\(script) ctl jobcast-test list_connections -q pid client_properties | grep '\(name)' | cut -f1 | xargs -r -I{} \(script) ctl jobcast-test close_connection '{}' 'test closes it'",
+            ])
+        #expect(closed.status == 0, "\(closed.stderr)")
 
         let reason = try await withTimeout(15) { await connection.closeReason() }
         #expect(reason?.code == .connectionClosed)

@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
-import Testing
 import JobCastTestTraits
+import Testing
 
 /// The test node has a TLS listener whose certificate is signed by a CA made with openssl (scripts/rabbitmq-node.sh).
 @Suite("AMQP over TLS", .requiresRabbitMQ)

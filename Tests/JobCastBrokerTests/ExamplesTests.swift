@@ -1,8 +1,8 @@
 import AMQP
 import Foundation
+import JobCastCore
 import JobCastTestSupport
 import JobCastTestTraits
-import JobCastCore
 import Testing
 
 /// examples/: what script authors copy. Each publishes to an exchange of the test's own

@@ -54,7 +54,7 @@ struct ConsoleBrowserTests {
         let (dashboard, url) = try await browser.startDashboard(
             databasePath: fixture.databasePath, directory: fixture.directory, token: nil,
             environment: ["JOBCAST_AMQP_URL": fixture.brokerURL, "JOBCAST_HTTP_TOKENS_FILE": tokens.path])
-        defer { kill(dashboard.processIdentifier, SIGTERM) }
+        defer { dashboard.terminate() }
 
         // The admin: filter (reason kind "refused" and the text 博海), select the page, replay the selection.
         let admin = try await drive(

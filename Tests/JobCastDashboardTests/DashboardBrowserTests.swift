@@ -14,46 +14,39 @@ struct DashboardBrowserTests {
     static func chromium() -> URL? { TestServices.chromium }
 
     /// Starts `jobcast dashboard --port 0` and returns it with the URL it printed.
-    func startDashboard(_ fixture: DashboardFixture, token: String?) async throws -> (Process, String) {
+    func startDashboard(_ fixture: DashboardFixture, token: String?) async throws -> (SpawnedProcess, String) {
         try await startDashboard(databasePath: fixture.databasePath, directory: fixture.directory, token: token)
     }
 
     /// `environment` adds to (or overrides) what the dashboard gets: another broker, a tokens file.
-    func startDashboard(databasePath: String, directory: URL, token: String?, environment extra: [String: String] = [:]) async throws -> (Process, String) {
-        let process = Process()
-        process.executableURL = try JobCastBinary.url()
-        process.arguments = ["dashboard", "--port", "0"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + databasePath
-        // No broker here: the page says so in the queue chart and draws everything else.
-        environment["JOBCAST_AMQP_URL"] = "amqp://guest:guest@127.0.0.1:1/%2F"
-        environment["JOBCAST_LOG_LEVEL"] = "warning"
+    func startDashboard(
+        databasePath: String, directory: URL, token: String?, environment extra: [String: String] = [:]
+    ) async throws -> (SpawnedProcess, String) {
+        var environment = [
+            "JOBCAST_DATABASE_URL": "sqlite://" + databasePath,
+            // No broker here: the page says so in the queue chart and draws everything else.
+            "JOBCAST_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F", "JOBCAST_LOG_LEVEL": "warning",
+        ]
         environment["JOBCAST_HTTP_TOKEN"] = token
-        environment.removeValue(forKey: "JOBCAST_HTTP_TOKEN_FILE")
-        environment.removeValue(forKey: "JOBCAST_HTTP_TOKENS_FILE")
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        let output = directory.appendingPathComponent("dashboard.out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        try process.run()
+        let process = try SpawnedProcess(
+            try JobCastBinary.url(), ["dashboard", "--port", "0"], environment: environment,
+            logPath: directory.appendingPathComponent("dashboard-\(UUID().uuidString.prefix(6)).log").path)
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline, process.isRunning {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            let text = (try? String(contentsOfFile: process.logPath, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("JobCast dashboard: http://") }) {
                 return (process, String(line.dropFirst("JobCast dashboard: ".count)))
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
-        throw DashboardTestError(description: "jobcast dashboard did not say where it listens: \((try? String(contentsOf: output, encoding: .utf8)) ?? "")")
+        throw DashboardTestError(description: "jobcast dashboard did not say where it listens: \(process.logTail())")
     }
 
-    func stop(_ process: Process) async throws -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        return process.isRunning ? -1 : process.terminationStatus
+    func stop(_ process: SpawnedProcess) async throws -> Int32 {
+        process.terminate()
+        return await process.wait(seconds: 60) ?? -1
     }
 
     /// Chromium with a bounded virtual time, so that the page's fetches and drawing finish before it dumps or shoots.

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

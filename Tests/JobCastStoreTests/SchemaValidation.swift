@@ -1,4 +1,5 @@
 import Foundation
+import JobCastTestSupport
 import Testing
 
 /// The repository root, found from this file's path.
@@ -28,18 +29,10 @@ func schemaErrors(of json: Data, against schemaName: String) throws -> [String] 
         for error in validator.iter_errors(document):
             print("/".join(str(p) for p in error.absolute_path) + ": " + error.message)
         """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, schema, document.path]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-    if process.terminationStatus != 0 {
-        Issue.record("schema validation could not run (exit \(process.terminationStatus)): \(lines.joined(separator: "; "))")
+    let result = try runProcessBlocking(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, schema, document.path], environment: [:], stdin: nil)
+    let lines = (result.stdout + result.stderr).split(separator: "\n").map(String.init)
+    if result.status != 0 {
+        Issue.record("schema validation could not run (exit \(result.status)): \(lines.joined(separator: "; "))")
         return lines.isEmpty ? ["validator failed"] : lines
     }
     return lines

@@ -17,21 +17,12 @@ struct StatsCommandTests {
     }
 
     static func run(_ arguments: [String], database: String) throws -> (status: Int32, output: Data) {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + database
         // A broker address nothing listens on: the report must say so plainly (whatever runs on 5672 here).
-        environment["JOBCAST_AMQP_URL"] = "amqp://guest:guest@127.0.0.1:1/%2F"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
+        let result = try runProcessBlocking(
+            try binary(), arguments,
+            environment: ["JOBCAST_DATABASE_URL": "sqlite://" + database, "JOBCAST_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F"], stdin: nil)
+        if !result.stderr.isEmpty { FileHandle.standardError.write(Data(result.stderr.utf8)) }
+        return (result.status, Data(result.stdout.utf8))
     }
 
     @Test("jobcast stats --json on a filled store reports exactly the fixture's figures")

@@ -17,32 +17,23 @@ public enum ReferenceValidator {
     /// Validates every `*.json` in `directory` (or the given files) against a schema under Schemas/.
     /// - Throws: ``Failure`` saying to run scripts/test.sh when python3 or jsonschema is missing.
     public static func validate(_ paths: [URL], schema: String = "job-posting.schema.json") throws -> [String: Verdict] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            ["python3", RepositoryPaths.url("scripts/validate-with-jsonschema.py").path, "--schema",
-             RepositoryPaths.url("Schemas/\(schema)").path] + paths.map(\.path)
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let arguments =
+            ["python3", RepositoryPaths.url("scripts/validate-with-jsonschema.py").path, "--schema", RepositoryPaths.url("Schemas/\(schema)").path]
+            + paths.map(\.path)
+        let result: CLIResult
         do {
-            try process.run()
+            result = try runProcessBlocking(URL(fileURLWithPath: "/usr/bin/env"), arguments, environment: [:], stdin: nil)
         } catch {
             throw Failure(description: "cannot start python3 (\(error)): run the tests with scripts/test.sh, which installs python3's jsonschema")
         }
-        // Read before waiting so that a full pipe cannot block the script.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 || process.terminationStatus == 1 else {
+        guard result.status == 0 || result.status == 1 else {
             throw Failure(
                 description: """
-                    scripts/validate-with-jsonschema.py exited \(process.terminationStatus): \
-                    \(String(decoding: stderr, as: UTF8.self).suffix(2000))
+                    scripts/validate-with-jsonschema.py exited \(result.status): \(result.stderr.suffix(2000))
                     Run the tests with scripts/test.sh (it runs `pip install jsonschema`).
                     """)
         }
+        let stdout = Data(result.stdout.utf8)
         var verdicts: [String: Verdict] = [:]
         for line in String(decoding: stdout, as: UTF8.self).split(separator: "\n") {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],

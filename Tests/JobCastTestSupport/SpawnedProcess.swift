@@ -28,6 +28,17 @@ public final class SpawnedProcess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { _ = kill(pid, signal) }
 
+    /// SIGTERM, as `docker stop` and systemd send.
+    public func terminate() { signal(SIGTERM) }
+
+    /// Not ended yet (reaps it if it has).
+    public var isRunning: Bool { poll() == nil }
+
+    /// The last lines of its output, for a failure's message.
+    public func logTail(_ characters: Int = 3000) -> String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(characters)) } ?? "(no log at \(logPath))"
+    }
+
     /// The exit status (128 + signal when killed) if it has ended, reaping it; nil while it runs.
     public func poll() -> Int32? {
         lock.lock()

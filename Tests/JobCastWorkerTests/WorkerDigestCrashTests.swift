@@ -37,9 +37,9 @@ struct WorkerDigestCrashTests {
         {
             try await Task.sleep(for: .milliseconds(50))
         }
-        try #require(worker.isRunning, "the worker exited before publishing: status \(worker.terminationStatus)")
-        kill(worker.processIdentifier, SIGKILL)
-        worker.waitUntilExit()
+        try #require(worker.isRunning, "the worker exited before publishing: \(worker.logTail())")
+        worker.signal(SIGKILL)
+        _ = await worker.wait(seconds: 30)
         let drafts = await standIn.drafts
         try #require(drafts.count == 1, "the first worker should have made exactly one draft")
         #expect(await standIn.submittedMediaIDs == [drafts[0].mediaID])

@@ -1,6 +1,7 @@
 import AMQP
 import ChannelStandIns
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -160,9 +161,7 @@ struct WorkerFleetTests {
             return FleetProcess(service: serviceName, process: process, port: port, workerID: "\(host)-\(process.pid)", environment: environment)
         }
 
-        func log(_ worker: FleetProcess) -> String {
-            (try? String(contentsOfFile: worker.process.logPath, encoding: .utf8)).map { String($0.suffix(3000)) } ?? "(no log)"
-        }
+        func log(_ worker: FleetProcess) -> String { worker.process.logTail() }
     }
 
     static func get(_ url: String) async -> (status: Int, body: String) {

@@ -83,22 +83,20 @@ struct WorkerHarness {
     }
 
     /// Starts `jobcast worker --channel CHANNEL` (the built binary) on this test's virtual host, store and
-    /// outbox, with `environment` on top (channel endpoints, worker id, …).
-    func startWorkerProcess(channel: DeliveryChannel, arguments: [String] = [], environment extra: [String: String]) throws -> Process {
-        let process = Process()
-        process.executableURL = try JobCastBinary.url()
-        process.arguments = ["worker", "--channel", channel.rawValue] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_AMQP_URL"] = brokerURL
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + databasePath
-        environment["JOBCAST_OUTBOX_DIR"] = outbox.path
-        environment["JOBCAST_RETRY_DELAYS"] = "1,1,2"
-        environment["JOBCAST_LOG_LEVEL"] = "warning"
-        environment["JOBCAST_HTTP_PORT"] = "0"
+    /// outbox, with `environment` on top (channel endpoints, worker id, …); its output goes to `log` in the
+    /// test's folder (`SpawnedProcess.logTail` shows it). The one way worker tests start a worker process.
+    func startWorkerProcess(
+        channel: DeliveryChannel, arguments: [String] = [], environment extra: [String: String] = [:], log: String? = nil
+    ) throws -> SpawnedProcess {
+        var environment = [
+            "JOBCAST_AMQP_URL": brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + databasePath, "JOBCAST_OUTBOX_DIR": outbox.path,
+            "JOBCAST_RETRY_DELAYS": "1,1,2", "JOBCAST_LOG_LEVEL": "warning", "JOBCAST_HTTP_PORT": "0",
+        ]
         environment.merge(extra) { $1 }
-        process.environment = environment
-        try process.run()
-        return process
+        let name = log ?? "worker-\(channel.rawValue)-\(UUID().uuidString.prefix(6)).log"
+        return try SpawnedProcess(
+            try JobCastBinary.url(), ["worker", "--channel", channel.rawValue] + arguments, environment: environment,
+            logPath: directory.appendingPathComponent(name).path)
     }
 
     func settings(_ overrides: [String: String] = [:]) throws -> WorkerSettings {

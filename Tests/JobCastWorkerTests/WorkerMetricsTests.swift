@@ -1,5 +1,6 @@
 import ChannelStandIns
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -63,27 +64,16 @@ struct WorkerMetricsTests {
     }
 
     /// `jobcast worker --channel CHANNEL` on the harness's virtual host, serving /metrics behind `token` on `port`.
-    func startWorker(_ harness: WorkerHarness, channel: String, port: Int, token: String, environment extra: [String: String]) throws -> Process {
-        let worker = Process()
-        worker.executableURL = try JobCastBinary.url()
-        worker.arguments = ["worker", "--channel", channel, "--concurrency", "2"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["JOBCAST_AMQP_URL"] = harness.brokerURL
-        environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
-        environment["JOBCAST_OUTBOX_DIR"] = harness.outbox.path
-        environment["JOBCAST_WORKER_ID"] = "metrics-test"
-        environment["JOBCAST_LOG_LEVEL"] = "error"
-        environment["JOBCAST_HTTP_PORT"] = "\(port)"
-        environment["JOBCAST_HTTP_TOKEN"] = token
-        environment.removeValue(forKey: "JOBCAST_HTTP_TOKEN_FILE")
+    func startWorker(_ harness: WorkerHarness, channel: DeliveryChannel, port: Int, token: String, environment extra: [String: String]) throws -> SpawnedProcess {
+        var environment = [
+            "JOBCAST_WORKER_ID": "metrics-test", "JOBCAST_LOG_LEVEL": "error", "JOBCAST_HTTP_PORT": "\(port)", "JOBCAST_HTTP_TOKEN": token,
+        ]
         environment.merge(extra) { $1 }
-        worker.environment = environment
-        try worker.run()
-        return worker
+        return try harness.startWorkerProcess(channel: channel, arguments: ["--concurrency", "2"], environment: environment)
     }
 
     /// Scrapes /metrics until `done` holds for the samples (or a generous deadline passes); the last text.
-    func scrape(_ worker: Process, port: Int, token: String, until done: ([Sample]) -> Bool) async throws -> String {
+    func scrape(_ worker: SpawnedProcess, port: Int, token: String, until done: ([Sample]) -> Bool) async throws -> String {
         var text = ""
         let deadline = ContinuousClock.now + .seconds(180)
         while ContinuousClock.now < deadline, worker.isRunning {
@@ -96,12 +86,9 @@ struct WorkerMetricsTests {
         return text
     }
 
-    func stop(_ worker: Process) async throws {
-        kill(worker.processIdentifier, SIGTERM)
-        let stopBy = ContinuousClock.now + .seconds(60)
-        while worker.isRunning, ContinuousClock.now < stopBy { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!worker.isRunning)
-        #expect(worker.terminationStatus == 0)
+    func stop(_ worker: SpawnedProcess) async throws {
+        worker.terminate()
+        #expect(await worker.wait(seconds: 60) == 0, "\(worker.logTail())")
     }
 
     @Test("After 10 postings (one 503 then delivered, two 422), one invalid and one not JSON: the expected counts")
@@ -126,7 +113,7 @@ struct WorkerMetricsTests {
         let token = "metrics-test-token"
         let port = Int.random(in: 41_000..<42_000)
         let worker = try startWorker(
-            harness, channel: "platform", port: port, token: token,
+            harness, channel: .platform, port: port, token: token,
             environment: ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_RETRY_DELAYS": "1"])
         defer { if worker.isRunning { worker.terminate() } }
 
@@ -204,7 +191,7 @@ struct WorkerMetricsTests {
         let token = "metrics-test-token"
         let port = Int.random(in: 42_000..<43_000)
         let worker = try startWorker(
-            harness, channel: "wechat", port: port, token: token,
+            harness, channel: .wechat, port: port, token: token,
             environment: [
                 "JOBCAST_WECHAT_API_BASE": baseURL, "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
                 "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb-media-id", "JOBCAST_WECHAT_DIGEST_WINDOW": "1",

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -11,24 +12,17 @@ import Testing
 /// messages within seconds, stay paused across a restart, and deliver everything once resumed.
 @Suite("Pause and resume across the fleet", .requiresRabbitMQ)
 struct WorkerPauseTests {
-    static func environment(_ harness: WorkerHarness, port: Int, id: String) -> [String: String] {
-        [
-            "JOBCAST_AMQP_URL": harness.brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath,
-            "JOBCAST_OUTBOX_DIR": harness.outbox.path, "JOBCAST_LOG_LEVEL": "info", "JOBCAST_HTTP_PORT": "\(port)",
-            "JOBCAST_WORKER_ID": id, "JOBCAST_WECHAT_DIGEST_WINDOW": "1",
-        ]
-    }
-
     static func jobcast(_ arguments: [String], _ harness: WorkerHarness) async throws -> CLIResult {
         try await runProcess(
             try JobCastBinary.url(), arguments,
             environment: ["JOBCAST_AMQP_URL": harness.brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath, "USER": "pause-test"])
     }
 
-    static func worker(_ harness: WorkerHarness, channel: String, port: Int, id: String) throws -> SpawnedProcess {
-        try SpawnedProcess(
-            try JobCastBinary.url(), ["worker", "--channel", channel], environment: environment(harness, port: port, id: id),
-            logPath: harness.directory.appendingPathComponent("\(id).log").path)
+    static func worker(_ harness: WorkerHarness, channel: DeliveryChannel, port: Int, id: String) throws -> SpawnedProcess {
+        try harness.startWorkerProcess(
+            channel: channel,
+            environment: ["JOBCAST_LOG_LEVEL": "info", "JOBCAST_HTTP_PORT": "\(port)", "JOBCAST_WORKER_ID": id, "JOBCAST_WECHAT_DIGEST_WINDOW": "1"],
+            log: "\(id).log")
     }
 
     static func drafts(_ harness: WorkerHarness) -> [String] {
@@ -45,8 +39,8 @@ struct WorkerPauseTests {
             if !ports.contains(port) { ports.append(port) }
         }
         var workers = [
-            try Self.worker(harness, channel: "wechat", port: ports[0], id: "pause-a"),
-            try Self.worker(harness, channel: "wechat", port: ports[1], id: "pause-b"),
+            try Self.worker(harness, channel: .wechat, port: ports[0], id: "pause-a"),
+            try Self.worker(harness, channel: .wechat, port: ports[1], id: "pause-b"),
         ]
         defer { for worker in workers { worker.signal(SIGKILL) } }
         for port in ports { try await waitFor(seconds: 60) { await WorkerPoisonTests.get("http://127.0.0.1:\(port)/readyz").status == 200 } }
@@ -72,7 +66,7 @@ struct WorkerPauseTests {
         // One worker restarts while paused: the new one starts paused too.
         workers[0].signal(SIGTERM)
         #expect(await workers[0].wait(seconds: 60) == 0)
-        workers[0] = try Self.worker(harness, channel: "wechat", port: ports[0], id: "pause-c")
+        workers[0] = try Self.worker(harness, channel: .wechat, port: ports[0], id: "pause-c")
         try await waitFor(seconds: 60) { await WorkerPoisonTests.get("http://127.0.0.1:\(ports[0])/readyz").body.contains("paused") }
         try await Task.sleep(for: .seconds(4))
         #expect(Self.drafts(harness).isEmpty, "a digest went out while paused, after a restart")
@@ -110,7 +104,7 @@ struct WorkerPauseTests {
         let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
         let port = try WorkerFleetTests.freePort()
-        let worker = try Self.worker(harness, channel: "platform", port: port, id: "pause-platform")
+        let worker = try Self.worker(harness, channel: .platform, port: port, id: "pause-platform")
         defer { worker.signal(SIGKILL) }
         try await waitFor(seconds: 60) { await WorkerPoisonTests.get("http://127.0.0.1:\(port)/readyz").status == 200 }
         #expect(try await Self.jobcast(["pause", "--channel", "platform"], harness).status == 0)

@@ -1,6 +1,7 @@
 import AMQP
 import ChannelStandIns
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -28,19 +29,14 @@ struct WorkerPoisonTests {
     static func worker(
         _ harness: WorkerHarness, platformURL: String?, untilEmpty: Bool, environment: [String: String] = [:], log: String
     ) throws -> SpawnedProcess {
-        var variables = [
-            "JOBCAST_AMQP_URL": harness.brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath,
-            "JOBCAST_OUTBOX_DIR": harness.outbox.path, "JOBCAST_RETRY_DELAYS": "1", "JOBCAST_MAX_ATTEMPTS": "3",
-            "JOBCAST_LOG_LEVEL": "info", "JOBCAST_HTTP_PORT": "0", "JOBCAST_WORKER_ID": "poison-test",
-        ]
+        var variables = ["JOBCAST_RETRY_DELAYS": "1", "JOBCAST_MAX_ATTEMPTS": "3", "JOBCAST_LOG_LEVEL": "info", "JOBCAST_WORKER_ID": "poison-test"]
         if let platformURL {
             variables["JOBCAST_PLATFORM_URL"] = platformURL
             variables["JOBCAST_PLATFORM_TOKEN"] = "platform-test-token"
         }
         variables.merge(environment) { $1 }
-        return try SpawnedProcess(
-            try JobCastBinary.url(), ["worker", "--channel", "platform"] + (untilEmpty ? ["--until-empty"] : []), environment: variables,
-            logPath: harness.directory.appendingPathComponent(log).path)
+        return try harness.startWorkerProcess(
+            channel: .platform, arguments: untilEmpty ? ["--until-empty"] : [], environment: variables, log: log)
     }
 
     static func get(_ url: String) async -> (status: Int, body: String) {

@@ -1,5 +1,6 @@
 import ChannelStandIns
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -24,19 +25,13 @@ struct WorkerProcessTests {
         }
     }
 
-    func startWorker(_ harness: WorkerHarness, platformURL: String, token: String, httpPort: Int = 0) throws -> Process {
+    func startWorker(_ harness: WorkerHarness, platformURL: String, token: String, httpPort: Int = 0) throws -> SpawnedProcess {
         try harness.startWorkerProcess(
             channel: .platform, arguments: ["--concurrency", "4"],
             environment: [
                 "JOBCAST_PLATFORM_URL": platformURL, "JOBCAST_PLATFORM_TOKEN": token, "JOBCAST_WORKER_ID": "signal-test",
                 "JOBCAST_HTTP_PORT": "\(httpPort)",
             ])
-    }
-
-    func waitForExit(_ process: Process, seconds: Double) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        return !process.isRunning
     }
 
     func waitForRequests(_ standIn: PlatformStandIn, atLeast: Int) async throws {
@@ -76,10 +71,9 @@ struct WorkerProcessTests {
         #expect(ready.status == 200)
         #expect(ready.body.contains("platform: consuming"))
         #expect(try await get("http://127.0.0.1:\(httpPort)/healthz").status == 200)
-        kill(worker.processIdentifier, SIGTERM)
-        #expect(try await waitForExit(worker, seconds: 60))
-        #expect(worker.terminationReason == .exit)
-        #expect(worker.terminationStatus == 0)
+        worker.terminate()
+        let status = await worker.wait(seconds: 60)
+        #expect(status == 0, "\(worker.logTail())")
         let firstRun = await standIn.requests.count
         #expect(firstRun < Self.count, "the worker finished everything before the signal; the test proves nothing")
 
@@ -104,9 +98,8 @@ struct WorkerProcessTests {
 
         let worker = try startWorker(harness, platformURL: baseURL, token: standIn.token)
         try await waitForRequests(standIn, atLeast: 40)
-        kill(worker.processIdentifier, SIGKILL)
-        #expect(try await waitForExit(worker, seconds: 10))
-        #expect(worker.terminationReason == .uncaughtSignal)
+        worker.signal(SIGKILL)
+        #expect(await worker.wait(seconds: 10) == 128 + SIGKILL)
 
         try await harness.runUntilEmpty(
             [.platform], platform: PlatformClient(configuration: .init(baseURL: baseURL, token: standIn.token), logger: WorkerHarness.logger))

@@ -22,14 +22,13 @@ struct WorkerRateLimitTests {
         defer { for worker in workers { worker.signal(SIGKILL) } }
         for index in 0..<3 {
             workers.append(
-                try SpawnedProcess(
-                    try JobCastBinary.url(), ["worker", "--channel", "platform"],
+                try harness.startWorkerProcess(
+                    channel: .platform,
                     environment: [
-                        "JOBCAST_AMQP_URL": harness.brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath,
                         "JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_PLATFORM_RATE_LIMIT": "\(Int(limit))",
-                        "JOBCAST_HTTP_PORT": "0", "JOBCAST_WORKER_ID": "rate-\(index)", "JOBCAST_LOG_LEVEL": "info",
+                        "JOBCAST_WORKER_ID": "rate-\(index)", "JOBCAST_LOG_LEVEL": "info",
                     ],
-                    logPath: harness.directory.appendingPathComponent("rate-\(index).log").path))
+                    log: "rate-\(index).log"))
         }
         // Each worker counts the others from their heartbeats (every 5 s, read every 2 s).
         var shares: [Bool] = []

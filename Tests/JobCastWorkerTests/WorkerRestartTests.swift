@@ -47,7 +47,7 @@ struct WorkerRestartTests {
         let worker = try harness.startWorkerProcess(
             channel: .platform, arguments: ["--concurrency", "2"],
             environment: ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_WORKER_ID": "restart-test"])
-        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+        defer { if worker.isRunning { worker.signal(SIGKILL) } }
         try await waitFor(seconds: 120) { await standIn.requests.count >= 40 }
 
         let stopped = try await runProcess(URL(fileURLWithPath: "/bin/bash"), [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "stop", Self.node.name])
@@ -64,10 +64,9 @@ struct WorkerRestartTests {
             let platform = (try? await harness.figures())?.totals.channels.first { $0.channel == .platform }
             return platform?.postingsDelivered == Self.count
         }
-        #expect(worker.isRunning, "the worker exited instead of reconnecting")
-        kill(worker.processIdentifier, SIGTERM)
-        worker.waitUntilExit()
-        #expect(worker.terminationReason == .exit && worker.terminationStatus == 0)
+        #expect(worker.isRunning, "the worker exited instead of reconnecting: \(worker.logTail())")
+        worker.terminate()
+        #expect(await worker.wait(seconds: 60) == 0, "\(worker.logTail())")
 
         #expect(atStop.count < Self.count, "every posting was delivered before the stop: the test proved nothing")
         let delivered = Set(await standIn.requests.filter { $0.method == "PUT" }.compactMap { PlatformStandIn.jobID(in: $0.path) })
