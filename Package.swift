@@ -155,7 +155,9 @@ let package = Package(
         // Publishing against real RabbitMQ nodes: the publisher, `jobcast publish`/`withdraw` and the examples/ scripts.
         .testTarget(name: "JobCastBrokerTests", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", "JobCastTestSupport", "JobCastTestTraits"]),
         // Helpers shared by the core and channel tests: repository paths, the reference validator, seeded randomness.
-        .target(name: "JobCastTestSupport", dependencies: ["JobCastCore"], path: "Tests/JobCastTestSupport"),
+        .target(
+            name: "JobCastTestSupport", dependencies: ["AMQP", "JobCastBroker", "JobCastCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/JobCastTestSupport"),
         // The traits that skip a suite, with the reason, when RabbitMQ, PostgreSQL or Chromium is absent.
         .target(name: "JobCastTestTraits", dependencies: ["JobCastTestSupport"], path: "Tests/JobCastTestTraits"),
         .testTarget(

@@ -127,17 +127,7 @@ struct ChaosBroker: Sendable {
     func publishRaw(_ messages: [(id: String, body: Data)], deadline: ContinuousClock.Instant) async throws {
         while true {
             do {
-                let connection = try await connect()
-                let channel = try await connection.openChannel()
-                try await channel.confirmSelect()
-                let confirmations = try await channel.publish(
-                    batch: messages.map {
-                        AMQPOutgoingMessage(
-                            body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish",
-                            properties: .persistentJSON(messageId: $0.id), mandatory: true)
-                    })
-                for confirmation in confirmations { try await confirmation.wait() }
-                await connection.close()
+                try await JobCastTestSupport.publishRaw(messages.map { ($0.body, .persistentJSON(messageId: $0.id)) }, to: try AMQPConfiguration.list(url), logger: logger)
                 return
             } catch {
                 guard ContinuousClock.now < deadline else { throw error }

@@ -65,17 +65,9 @@ struct WorkerHarness {
 
     /// Declares the topology and publishes bodies with exactly these properties, as any AMQP client could.
     func publish(raw messages: [(body: Data, properties: AMQPProperties)], declaringTopology: Bool = true) async throws {
-        let connection = try await connect()
-        let channel = try await connection.openChannel()
-        if declaringTopology { try await Topology(retryDelays: try settings().retryDelays).declare(on: channel) }
-        try await channel.confirmSelect()
-        let confirmations = try await channel.publish(
-            batch: messages.map {
-                AMQPOutgoingMessage(
-                    body: $0.body, exchange: QueueNames.postingsExchange, routingKey: "posting.publish", properties: $0.properties, mandatory: true)
-            })
-        for confirmation in confirmations { try await confirmation.wait() }
-        await connection.close()
+        try await publishRaw(
+            messages, to: [try AMQPConfiguration(url: brokerURL)],
+            declaring: declaringTopology ? Topology(retryDelays: try settings().retryDelays) : nil, logger: Self.logger)
     }
 
     func publish(postings: [JSONValue]) async throws {
