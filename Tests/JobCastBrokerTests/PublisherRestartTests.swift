@@ -46,7 +46,8 @@ struct PublisherRestartTests {
                 nodes: [try AMQPConfiguration(url: TestNodes.restartURL)],
                 options: .init(window: 1000, exchange: setup.exchange, reconnectTimeout: .seconds(120)),
                 logger: TestNodes.logger)
-            // Reports per index; while `slow`, each confirm takes a millisecond so that the restart lands mid-publish.
+            // Reports per index; while `slow` (until the stop returns), each confirm takes 5 ms so that the restart
+            // lands mid-publish even when a loaded machine takes seconds to stop a node (8,500 left: 42 s at most).
             let probe = Probe(count: count)
             let publishing = Task {
                 try await publisher.publish(messages) { index in
@@ -55,7 +56,7 @@ struct PublisherRestartTests {
                         state.confirmed += 1
                         return state.slow
                     }
-                    if slow { usleep(1000) }
+                    if slow { usleep(5000) }
                 }
             }
             while probe.state.withLock({ $0.confirmed }) < 1500 { try await Task.sleep(for: .milliseconds(10)) }

@@ -33,8 +33,9 @@ struct WorkerRestartTests {
         defer { harness.cleanUp() }
         let standIn = PlatformStandIn()
         let baseURL = try await standIn.start()
-        // Slow answers, so that the stop lands while most postings are still queued.
-        await standIn.failNext(Self.count, with: .delay(.milliseconds(25)))
+        // Slow answers (13 s for the rest at two at a time), so that the stop lands while most postings are still
+        // queued even when a loaded machine takes seconds to stop a node.
+        await standIn.failNext(Self.count, with: .delay(.milliseconds(100)))
         let samples = try SampleData.jsonValues()
         let postings: [JSONValue] = (0..<Self.count).map { index in
             guard case .object(var object) = samples[index % samples.count] else { return samples[0] }
