@@ -71,6 +71,8 @@ public final class ChannelWorker: Service, Sendable {
             if let pause = status.paused {
                 let by = pause.changedBy.map { " by \($0)" } ?? ""
                 let reason = pause.reason.map { ": \($0)" } ?? ""
+                // "paused" only once the session has ended: until then a message can still arrive and be delivered.
+                if status.consuming { return (true, "pausing\(by)\(reason): finishing in-flight deliveries, then taking no messages") }
                 return (true, "paused\(by)\(reason); messages wait in the queue until `jobcast resume --channel \(driver.channel.rawValue)`")
             }
             return status.consuming ? (true, "consuming") : (false, "not consuming (connecting to the broker)")
