@@ -30,11 +30,16 @@ struct ConsoleFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(host.name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let fixture = ConsoleFixture(host: host, directory: directory)
-        let connection = try await fixture.connect()
-        try await Topology().declare(on: try await connection.openChannel())
-        await connection.close()
-        // The store, migrated.
-        try await SQLDeliveryStore.sqlite(path: fixture.databasePath, logger: logger).close()
+        do {
+            let connection = try await fixture.connect()
+            try await Topology().declare(on: try await connection.openChannel())
+            await connection.close()
+            // The store, migrated.
+            try await SQLDeliveryStore.sqlite(path: fixture.databasePath, logger: logger).close()
+        } catch {
+            fixture.cleanUp()
+            throw error
+        }
         return fixture
     }
 

@@ -42,16 +42,24 @@ public struct TestVirtualHost: Sendable {
     public let name: String
     public let node: String
 
-    /// `PREFIX-FUNCTION-RANDOM`, made and opened to guest.
+    /// `PREFIX-FUNCTION-RANDOM`, made and opened to guest, once one of ``TestSlots/brokerTests`` is free (held until
+    /// ``delete()``).
     public static func make(prefix: String, function: String, node: String = testNode) async throws -> TestVirtualHost {
+        await TestSlots.brokerTests.enter()
         let name = prefix + "-" + function.prefix { $0 != "(" }.prefix(40) + "-" + UUID().uuidString.prefix(6)
-        try await rabbitmqctl(["add_vhost", name], node: node)
-        try await rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"], node: node)
+        do {
+            try await rabbitmqctl(["add_vhost", name], node: node)
+            try await rabbitmqctl(["set_permissions", "-p", name, "guest", ".*", ".*", ".*"], node: node)
+        } catch {
+            TestSlots.brokerTests.leave()
+            throw error
+        }
         return TestVirtualHost(name: name, node: node)
     }
 
-    /// Deletes it (and all in it) on a thread of its own, without waiting: callable from `defer`.
+    /// Gives its slot back and deletes it (and all in it) on a thread of its own, without waiting: callable from `defer`.
     public func delete() {
+        TestSlots.brokerTests.leave()
         let arguments = [RepositoryPaths.url("scripts/rabbitmq-node.sh").path, "ctl", node, "-q", "delete_vhost", name]
         Thread.detachNewThread {
             _ = try? runProcessBlocking(URL(fileURLWithPath: "/bin/bash"), arguments, environment: [:], stdin: nil)
