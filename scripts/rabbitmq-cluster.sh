@@ -21,9 +21,14 @@ running_nodes() {
 
 case "${1:-}" in
 start)
+    # All three at once: a node that was not the last of its cluster to stop waits for the others' tables when it
+    # starts again (after a reboot, say), so starting them one after the other would wait for good.
+    pids=()
     for entry in "${nodes[@]}"; do
-        scripts/rabbitmq-node.sh start "${entry%%:*}" "${entry##*:}"
+        scripts/rabbitmq-node.sh start "${entry%%:*}" "${entry##*:}" &
+        pids+=($!)
     done
+    for pid in "${pids[@]}"; do wait "$pid"; done
     for entry in "${nodes[@]:1}"; do
         name=${entry%%:*}
         if [[ " $(running_nodes "$name") " != *" $first@localhost "* ]]; then
