@@ -7,18 +7,31 @@ import Logging
 ///   `tokenLifetime` seconds (errcode 40013 for another app id, 40125 for another secret);
 /// - `POST /cgi-bin/draft/add`, `/cgi-bin/freepublish/submit` and `/cgi-bin/freepublish/get` need a
 ///   valid `access_token` (40001 for an unknown or expired-on-demand token, 42001 past its lifetime);
-/// - draft/add stores the body and answers `media_id`; submit answers a numeric `publish_id`; get
-///   answers `publish_status` 1 (publishing) for the first `publishingPolls` polls of a task, then 0
-///   with an `article_id` and one URL per article.
+/// - draft/add stores the body and answers `media_id`; submit answers a numeric `publish_id` (and, like
+///   WeChat, will submit the same draft again: tests count ``submissions`` per media id); get answers
+///   `publish_status` 1 (publishing) for the first `publishingPolls` polls of a task, then 0 with an
+///   `article_id` and one URL per article;
+/// - `POST /cgi-bin/freepublish/batchget` lists the tasks that are published (those a poll would answer 0:
+///   polled `publishingPolls` times, at once when it is 0), newest first, with each article's title and content.
 ///
 /// Every request is recorded. Faults on demand: ``expireTokens()`` (next call gets 40001),
-/// ``failNext(_:errcode:errmsg:on:)`` (e.g. 45009 or -1), ``failPublications(status:failedArticles:)``.
+/// ``failNext(_:errcode:errmsg:on:)`` (e.g. 45009 or -1), ``failPublications(status:failedArticles:)``,
+/// ``loseAnswers(_:on:_:)`` (the call is applied, its answer is cut or comes too late).
 public actor WeChatStandIn: StandInActor {
     public enum Endpoint: String, Sendable, CaseIterable {
         case token = "/cgi-bin/token"
         case draftAdd = "/cgi-bin/draft/add"
         case publishSubmit = "/cgi-bin/freepublish/submit"
         case publishGet = "/cgi-bin/freepublish/get"
+        case publishBatchGet = "/cgi-bin/freepublish/batchget"
+    }
+
+    /// How an applied call's answer gets lost.
+    public enum AnswerLoss: Sendable, Hashable {
+        /// A 200 whose JSON body stops halfway (a proxy cut it).
+        case cut
+        /// The full answer, after this delay (longer than the client's timeout).
+        case delay(Duration)
     }
 
     /// A draft stored by draft/add.
@@ -47,10 +60,14 @@ public actor WeChatStandIn: StandInActor {
     public private(set) var drafts: [StoredDraft] = []
     /// Publish tasks by publish_id.
     public private(set) var publishTasks: [String: PublishTask] = [:]
+    /// Media ids freepublish/submit was applied to, in order, once per submit (a draft submitted twice is here twice).
+    public private(set) var submissions: [String] = []
 
     private var validTokens: [String: ContinuousClock.Instant] = [:]
     private var faults: [(endpoint: Endpoint?, errcode: Int, errmsg: String)] = []
     private var publicationFailure: (status: Int, failedArticles: [Int])?
+    private var answerLosses: [(endpoint: Endpoint, loss: AnswerLoss)] = []
+    private var draftBarrier = 0
     private var nextID = 1
     var server: StandInServer?
     let logger: Logger
@@ -93,6 +110,22 @@ public actor WeChatStandIn: StandInActor {
 
     public func setPublishingPolls(_ polls: Int) { publishingPolls = polls }
 
+    /// draft/add answers wait until `count` drafts are stored (at most 30 s): workers handed the same postings
+    /// are then all past draft/add before any of them records or submits.
+    public func holdDraftAnswers(untilDrafts count: Int) { draftBarrier = count }
+
+    private func waitForDrafts() async {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while drafts.count < draftBarrier, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The next `count` calls to `endpoint` are applied as usual, but their answers are lost this way.
+    public func loseAnswers(_ count: Int = 1, on endpoint: Endpoint, _ loss: AnswerLoss = .cut) {
+        for _ in 0..<max(count, 0) { answerLosses.append((endpoint, loss)) }
+    }
+
     // MARK: Queries
 
     public func requests(to endpoint: Endpoint) -> [RecordedRequest] { requests.filter { $0.path == endpoint.rawValue } }
@@ -129,12 +162,23 @@ public actor WeChatStandIn: StandInActor {
         guard let body = request.jsonObject else {
             return .json(200, ["errcode": 44002, "errmsg": "empty post data"])
         }
+        var reply: StandInReply
         switch endpoint {
-        case .draftAdd: return addDraft(body, raw: request.body)
-        case .publishSubmit: return submit(body)
-        case .publishGet: return status(body)
-        case .token: return StandInReply(status: 500)
+        case .draftAdd:
+            reply = addDraft(body, raw: request.body)
+            if draftBarrier > 0 { reply.gate = { await self.waitForDrafts() } }
+        case .publishSubmit: reply = submit(body)
+        case .publishGet: reply = status(body)
+        case .publishBatchGet: reply = batchGet(body)
+        case .token: reply = StandInReply(status: 500)
         }
+        if let index = answerLosses.firstIndex(where: { $0.endpoint == endpoint }) {
+            switch answerLosses.remove(at: index).loss {
+            case .cut: reply.body = reply.body.prefix(reply.body.count / 2)
+            case .delay(let delay): reply.delay = delay
+            }
+        }
+        return reply
     }
 
     private func issueToken(_ query: [String: String]) -> StandInReply {
@@ -162,6 +206,7 @@ public actor WeChatStandIn: StandInActor {
         }
         let publishID = "2247\(takeID())"
         publishTasks[publishID] = PublishTask(publishID: publishID, mediaID: mediaID, polls: 0)
+        submissions.append(mediaID)
         // Real answers carry publish_id as a number at times; the client must take either.
         return .json(200, ["errcode": 0, "errmsg": "ok", "publish_id": Int(publishID)!, "msg_data_id": Int(publishID)! + 1])
     }
@@ -187,6 +232,29 @@ public actor WeChatStandIn: StandInActor {
             "publish_id": publishID, "publish_status": 0, "article_id": "article-\(publishID)",
             "article_detail": ["count": count, "item": items], "fail_idx": [],
         ])
+    }
+
+    private func batchGet(_ body: [String: Any]) -> StandInReply {
+        let offset = (body["offset"] as? NSNumber)?.intValue ?? 0
+        let count = (body["count"] as? NSNumber)?.intValue ?? 0
+        guard offset >= 0, (1...20).contains(count) else { return .json(200, ["errcode": 40097, "errmsg": "invalid args"]) }
+        let published = publishTasks.values
+            .filter { publicationFailure == nil && $0.polls >= publishingPolls }
+            .sorted { (Int($0.publishID) ?? 0) > (Int($1.publishID) ?? 0) }
+        let page = published.dropFirst(offset).prefix(count)
+        let items: [[String: Any]] = page.map { task in
+            let articles = drafts.first(where: { $0.mediaID == task.mediaID })
+                .flatMap { (try? JSONSerialization.jsonObject(with: $0.body)) as? [String: Any] }
+                .flatMap { $0["articles"] as? [[String: Any]] } ?? []
+            let news: [[String: Any]] = articles.enumerated().map { index, article in
+                [
+                    "title": article["title"] ?? "", "author": article["author"] ?? "", "digest": article["digest"] ?? "",
+                    "content": article["content"] ?? "", "url": "https://mp.weixin.qq.com/s/\(task.publishID)-\(index + 1)", "is_deleted": false,
+                ]
+            }
+            return ["article_id": "article-\(task.publishID)", "content": ["news_item": news], "update_time": 1_700_000_000]
+        }
+        return .json(200, ["total_count": published.count, "item_count": items.count, "item": items])
     }
 
     private func takeID() -> Int {

@@ -66,4 +66,94 @@ struct WorkerWeChatTests {
         #expect(wechat.attempts.withdrawn == 2)
         await standIn.stop()
     }
+
+    @Test(
+        "a submit applied whose answer is lost: the retry asks WeChat (batchget), finds it published and submits nothing again",
+        arguments: [WeChatStandIn.AnswerLoss.cut, .delay(.seconds(8))])
+    func lostSubmitAnswer(loss: WeChatStandIn.AnswerLoss) async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn(publishingPolls: 0)
+        let baseURL = try await standIn.start()
+        await standIn.loseAnswers(1, on: .publishSubmit, loss)
+        try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(10)))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: client(standIn, baseURL: baseURL))
+
+        let drafts = await standIn.drafts
+        try #require(drafts.count == 1)
+        #expect(await standIn.submissions == [drafts[0].mediaID], "the draft was submitted again")
+        #expect(await !standIn.requests(to: .publishBatchGet).isEmpty, "WeChat was not asked")
+        let figures = try await harness.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.retried == 10)
+        #expect(wechat.attempts.delivered == 10)
+        #expect(try await harness.deadLetters(.wechat).isEmpty)
+        await standIn.stop()
+    }
+
+    @Test("two workers handed the same postings at once: both draft, one digest is recorded and submitted, once")
+    func twoWorkersSamePostings() async throws {
+        let first = try WorkerHarness.make()
+        defer { first.cleanUp() }
+        let made = try WorkerHarness.make()
+        defer { made.cleanUp() }
+        // Another broker (virtual host) hands the same postings to a second worker; both share the store.
+        let second = WorkerHarness(vhost: made.vhost, directory: first.directory)
+        let standIn = WeChatStandIn(publishingPolls: 2)
+        let baseURL = try await standIn.start()
+        // Both workers are past draft/add before either records its digest.
+        await standIn.holdDraftAnswers(untilDrafts: 2)
+        let values = Array(try SampleData.jsonValues().prefix(10))
+        try await first.publish(postings: values)
+        try await second.publish(postings: values)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for harness in [first, second] {
+                group.addTask {
+                    try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: self.client(standIn, baseURL: baseURL))
+                }
+            }
+            try await group.waitForAll()
+        }
+
+        let drafts = await standIn.drafts
+        #expect(drafts.count == 2, "both workers drafted")
+        let submissions = await standIn.submissions
+        #expect(submissions.count == 1, "submitted: \(submissions)")
+        #expect(try await first.deadLetters(.wechat).isEmpty)
+        #expect(try await second.deadLetters(.wechat).isEmpty)
+        let figures = try await first.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.delivered == 20, "each worker's 10 messages are delivered (by the one publication)")
+        await standIn.stop()
+    }
+
+    @Test("the same posting three times in one batch (twice unchanged, then edited): once in the article, in its latest version")
+    func duplicatesInBatch() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn()
+        let baseURL = try await standIn.start()
+        let values = Array(try SampleData.jsonValues().prefix(3))
+        guard case .object(var edited) = values[0] else { throw HarnessError(description: "a sample posting is not an object") }
+        edited["title"] = .string("Night-shift tower crane operator")
+        let oldTitle = try #require(values[0]["title"]?.stringValue)
+        try await harness.publish(postings: [values[0], values[1], values[0], .object(edited), values[2]])
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: client(standIn, baseURL: baseURL))
+
+        let drafts = await standIn.drafts
+        try #require(drafts.count == 1)
+        let html = String(decoding: drafts[0].body, as: UTF8.self)
+        #expect(html.components(separatedBy: "Night-shift tower crane operator").count == 2, "the latest version, once")
+        #expect(!html.contains(oldTitle), "the older version was published")
+        #expect(await standIn.submissions.count == 1)
+        let figures = try await harness.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.delivered == 5)
+        let store = try await harness.openStore()
+        let id = try #require(values[0]["id"]?.stringValue)
+        let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(.object(edited)))])
+        #expect(held.count == 1 && held[0].postings.filter { $0.postingId == id }.count == 1)
+        try await store.close()
+        await standIn.stop()
+    }
 }

@@ -9,6 +9,10 @@ public protocol WeChatChannel: Sendable {
     func submitPublish(mediaID: String) async throws(WeChatAPIError) -> String
     /// `freepublish/get`: how the publish task is doing.
     func publishStatus(publishID: String) async throws(WeChatAPIError) -> WeChatPublishStatus
+    /// `freepublish/batchget`: whether the draft with this ``WeChatDraft/fingerprint`` is among the account's
+    /// `recent` latest publications (`.published`), or not (nil). What the worker asks before it submits a draft
+    /// again whose first submit may have gone through unseen.
+    func findPublication(fingerprint: String, recent: Int) async throws(WeChatAPIError) -> WeChatPublishStatus?
 }
 
 extension WeChatChannel {

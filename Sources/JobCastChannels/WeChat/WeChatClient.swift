@@ -5,7 +5,7 @@ import Logging
 import Metrics
 
 /// The public account's API over HTTP (docs/design.md "Channels"): the access token, `draft/add`,
-/// `freepublish/submit` and `freepublish/get`.
+/// `freepublish/submit`, `freepublish/get` and `freepublish/batchget`.
 ///
 /// The token from `GET /cgi-bin/token` is cached until ``Configuration/tokenRefreshMargin`` before its
 /// `expires_in` ends, fetched once for callers that ask at the same time, and fetched again when a
@@ -103,6 +103,33 @@ public actor WeChatClient: WeChatChannel {
             let failed = (answer.object["fail_idx"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.intValue }
             return .failed(status: status, failedArticles: failed)
         }
+    }
+
+    public func findPublication(fingerprint: String, recent: Int) async throws(WeChatAPIError) -> WeChatPublishStatus? {
+        let page = 20
+        var offset = 0
+        while offset < recent {
+            let body = (try? JSONSerialization.data(withJSONObject: ["offset": offset, "count": min(page, recent - offset), "no_content": 0], options: [.sortedKeys]))
+                ?? Data("{}".utf8)
+            let answer = try await call("cgi-bin/freepublish/batchget", body: body)
+            let items = answer.object["item"] as? [[String: Any]] ?? []
+            for item in items {
+                let news = (item["content"] as? [String: Any])?["news_item"] as? [[String: Any]] ?? []
+                let articles = news.map { (title: $0["title"] as? String ?? "", content: $0["content"] as? String ?? "") }
+                guard WeChatDraft.fingerprint(articles) == fingerprint else { continue }
+                let articleID: String? = switch item["article_id"] {
+                case let text as String: text
+                case let number as NSNumber: number.stringValue
+                default: nil
+                }
+                logger.info("WeChat lists the draft as published", metadata: ["wechat.article_id": "\(articleID ?? "-")"])
+                return .published(articleID: articleID, articleURLs: news.compactMap { $0["url"] as? String })
+            }
+            offset += items.count
+            let total = answer.int("total_count") ?? 0
+            if items.isEmpty || offset >= total { break }
+        }
+        return nil
     }
 
     // MARK: The access token
