@@ -24,6 +24,11 @@ public actor WeChatStandIn: StandInActor {
         case publishSubmit = "/cgi-bin/freepublish/submit"
         case publishGet = "/cgi-bin/freepublish/get"
         case publishBatchGet = "/cgi-bin/freepublish/batchget"
+        case quotaGet = "/cgi-bin/openapi/quota/get"
+        case clearQuota = "/cgi-bin/clear_quota"
+
+        /// The calls that count against the daily quota (quota/get and clear_quota have quotas of their own).
+        var isMetered: Bool { self != .token && self != .quotaGet && self != .clearQuota }
     }
 
     /// How an applied call's answer gets lost.
@@ -68,6 +73,11 @@ public actor WeChatStandIn: StandInActor {
     private var publicationFailure: (status: Int, failedArticles: [Int])?
     private var answerLosses: [(endpoint: Endpoint, loss: AnswerLoss)] = []
     private var draftBarrier = 0
+    /// Metered calls left today; nil: unlimited.
+    private var quotaLeft: Int?
+    private var refusal: (errcode: Int, errmsg: String, endpoints: Set<Endpoint>?)?
+    /// The caller's IP as WeChat's 40164 names it.
+    public nonisolated let callerIP = "198.51.100.7"
     private var nextID = 1
     var server: StandInServer?
     let logger: Logger
@@ -110,6 +120,25 @@ public actor WeChatStandIn: StandInActor {
 
     public func setPublishingPolls(_ polls: Int) { publishingPolls = polls }
 
+    /// The daily quota runs out after `calls` more metered calls: then every one answers 45009 until ``resetQuota()``
+    /// (midnight) or `POST /cgi-bin/clear_quota`. `openapi/quota/get` answers `remain` meanwhile.
+    public func exhaustQuota(afterCalls calls: Int = 0) { quotaLeft = max(0, calls) }
+
+    /// A new day (or clear_quota): the quota is back, unlimited.
+    public func resetQuota() { quotaLeft = nil }
+
+    /// 40164 for every call, the token too (this server's IP is not whitelisted), until ``stopRefusing()``.
+    public func refuseCallerIP() {
+        refusal = (40164, "invalid ip \(callerIP) ipv6 ::ffff:\(callerIP), not in whitelist rid: 6570a1b2-5e1f0c3d-1a2b3c4d", nil)
+    }
+
+    /// 48001 for calls to these endpoints (the account lacks the permission), until ``stopRefusing()``.
+    public func refusePermission(on endpoints: Set<Endpoint>) {
+        refusal = (48001, "api unauthorized rid: 6570a1b2-5e1f0c3d-1a2b3c4d", endpoints)
+    }
+
+    public func stopRefusing() { refusal = nil }
+
     /// draft/add answers wait until `count` drafts are stored (at most 30 s): workers handed the same postings
     /// are then all past draft/add before any of them records or submits.
     public func holdDraftAnswers(untilDrafts count: Int) { draftBarrier = count }
@@ -147,6 +176,9 @@ public actor WeChatStandIn: StandInActor {
             let fault = faults.remove(at: index)
             return .json(200, ["errcode": fault.errcode, "errmsg": fault.errmsg])
         }
+        if let refusal, refusal.endpoints?.contains(endpoint) ?? true {
+            return .json(200, ["errcode": refusal.errcode, "errmsg": refusal.errmsg])
+        }
         if endpoint == .token {
             guard request.method == "GET" else { return StandInReply(status: 405) }
             return issueToken(request.query)
@@ -162,8 +194,20 @@ public actor WeChatStandIn: StandInActor {
         guard let body = request.jsonObject else {
             return .json(200, ["errcode": 44002, "errmsg": "empty post data"])
         }
+        if endpoint.isMetered, let left = quotaLeft {
+            guard left > 0 else { return .json(200, ["errcode": 45009, "errmsg": "reach max api daily quota limit rid: 6570a1b2-5e1f0c3d"]) }
+            quotaLeft = left - 1
+        }
         var reply: StandInReply
         switch endpoint {
+        case .quotaGet:
+            reply = .json(200, [
+                "errcode": 0, "errmsg": "ok",
+                "quota": ["daily_limit": 100_000, "used": quotaLeft == 0 ? 100_000 : 10, "remain": quotaLeft.map { $0 } ?? 99_990],
+            ])
+        case .clearQuota:
+            quotaLeft = nil
+            reply = .json(200, ["errcode": 0, "errmsg": "ok"])
         case .draftAdd:
             reply = addDraft(body, raw: request.body)
             if draftBarrier > 0 { reply.gate = { await self.waitForDrafts() } }

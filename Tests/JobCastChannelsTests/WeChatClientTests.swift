@@ -103,10 +103,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [45009, -1])
-    func quotaAndBusyErrcodesAreRetriedLater(errcode: Int) async throws {
+    @Test(arguments: [45011, -1])
+    func busyErrcodesAreRetriedLater(errcode: Int) async throws {
         try await Self.withWeChat { standIn, client in
-            await standIn.failNext(errcode: errcode, errmsg: "reach max api daily quota limit", on: .draftAdd)
+            await standIn.failNext(errcode: errcode, errmsg: "system busy", on: .draftAdd)
             let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
             #expect(outcome.mediaID == nil)
             guard case .retry(let failure) = outcome.result, case let (status, reason) = (failure.status, failure.reason) else {
@@ -119,6 +119,42 @@ import Testing
             let again = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
             #expect(again.result == .delivered(status: 0), "the next attempt goes through")
         }
+    }
+
+    @Test("45009, 40164 and 48001 park the channel (retryable to anyone who does not park); 40164's fix names the IP")
+    func parkingErrcodes() async throws {
+        try await Self.withWeChat { standIn, client in
+            await standIn.exhaustQuota()
+            do throws(WeChatAPIError) {
+                _ = try await client.addDraft(Self.smallDraft())
+                Issue.record("draft/add went through with the quota spent")
+            } catch {
+                #expect(error.parking == .dailyQuota && error.isRetryable && error.errcode == 45009)
+            }
+            #expect(try await client.quotaRemaining(cgiPath: "/cgi-bin/draft/add") == 0)
+            await standIn.resetQuota()
+            #expect(try await client.quotaRemaining(cgiPath: "/cgi-bin/draft/add") > 0)
+
+            await standIn.refusePermission(on: [.publishSubmit])
+            do throws(WeChatAPIError) {
+                _ = try await client.submitPublish(mediaID: "media-x")
+                Issue.record("submit went through without the permission")
+            } catch {
+                #expect(error.parking == .permission)
+            }
+            await standIn.refuseCallerIP()
+            await client.invalidateToken(try await client.accessToken())
+            do throws(WeChatAPIError) {
+                _ = try await client.quotaRemaining(cgiPath: "/cgi-bin/draft/add")
+                Issue.record("a call went through from an IP not whitelisted")
+            } catch {
+                #expect(error.parking == .ipWhitelist && error.endpoint == "cgi-bin/token")
+                let fix = WeChatParking.ipWhitelist.explanation(errmsg: error.description, endpoint: error.endpoint)
+                #expect(fix.contains("IP \(standIn.callerIP)") && fix.contains("whitelist"), "\(fix)")
+            }
+        }
+        #expect(WeChatAPIError.errcode(45166, errmsg: "content refused", endpoint: "cgi-bin/draft/add", status: 200).parking == nil)
+        #expect(RetryPolicy.transientWeChatErrcodes == [-1, 45011])
     }
 
     @Test func otherErrcodesAreDeadWithErrcodeAndErrmsg() async throws {

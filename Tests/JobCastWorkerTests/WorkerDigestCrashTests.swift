@@ -72,9 +72,7 @@ struct WorkerDigestCrashTests {
         await standIn.setPublishingPolls(0)
         try await harness.runUntilEmpty(
             [.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"],
-            wechat: WeChatClient(
-                configuration: .init(apiBase: baseURL, appID: standIn.appID, secret: standIn.secret, timeout: .seconds(5)),
-                logger: WorkerHarness.logger))
+            wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         let drafts = await standIn.drafts
         let submissions = await standIn.submissions

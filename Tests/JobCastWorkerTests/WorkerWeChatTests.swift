@@ -9,13 +9,7 @@ import Testing
 /// The WeChat digest worker against a real HTTP server standing in for the WeChat API.
 @Suite("Worker against the WeChat stand-in")
 struct WorkerWeChatTests {
-    func client(_ standIn: WeChatStandIn, baseURL: String) -> WeChatClient {
-        WeChatClient(
-            configuration: .init(apiBase: baseURL, appID: standIn.appID, secret: standIn.secret, timeout: .seconds(5)),
-            logger: WorkerHarness.logger)
-    }
-
-    @Test("40001 refreshes the token; 45009 sends the digest's postings round the retry queue; then one draft is published")
+    @Test("40001 refreshes the token; 45011 sends the digest's postings round the retry queue; then one draft is published")
     func tokenRefreshAndRateLimit() async throws {
         let harness = try WorkerHarness.make()
         defer { harness.cleanUp() }
@@ -23,10 +17,10 @@ struct WorkerWeChatTests {
         let baseURL = try await standIn.start()
         let postings = Array(try SampleData.postings().prefix(10))
         await standIn.failNext(1, errcode: 40001, errmsg: "invalid credential", on: .draftAdd)
-        await standIn.failNext(1, errcode: 45009, errmsg: "reach max api daily quota limit", on: .draftAdd)
+        await standIn.failNext(1, errcode: 45011, errmsg: "api minute-quota reach limit", on: .draftAdd)
         try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(10)))
         // The retried postings come back spread by the retry jitter (up to 0.2 s): a 3 s window gathers them in one digest.
-        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: client(standIn, baseURL: baseURL))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         #expect(await standIn.issuedTokens.count == 2)
         let drafts = await standIn.drafts
@@ -53,7 +47,7 @@ struct WorkerWeChatTests {
         let values = Array(try SampleData.jsonValues().prefix(2))
         try await harness.publish(postings: values)
         try await harness.publish([(id: withdrawn.id, body: Data("{\"id\":\"\(withdrawn.id)\",\"action\":\"withdraw\"}".utf8))])
-        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: client(standIn, baseURL: baseURL))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         let drafts = await standIn.drafts
         try #require(drafts.count == 1)
@@ -77,7 +71,7 @@ struct WorkerWeChatTests {
         let baseURL = try await standIn.start()
         await standIn.loseAnswers(1, on: .publishSubmit, loss)
         try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(10)))
-        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: client(standIn, baseURL: baseURL))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         let drafts = await standIn.drafts
         try #require(drafts.count == 1)
@@ -109,7 +103,7 @@ struct WorkerWeChatTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for harness in [first, second] {
                 group.addTask {
-                    try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: self.client(standIn, baseURL: baseURL))
+                    try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
                 }
             }
             try await group.waitForAll()
@@ -138,7 +132,7 @@ struct WorkerWeChatTests {
         edited["title"] = .string("Night-shift tower crane operator")
         let oldTitle = try #require(values[0]["title"]?.stringValue)
         try await harness.publish(postings: [values[0], values[1], values[0], .object(edited), values[2]])
-        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: client(standIn, baseURL: baseURL))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         let drafts = await standIn.drafts
         try #require(drafts.count == 1)

@@ -13,6 +13,14 @@ public protocol WeChatChannel: Sendable {
     /// `recent` latest publications (`.published`), or not (nil). What the worker asks before it submits a draft
     /// again whose first submit may have gone through unseen.
     func findPublication(fingerprint: String, recent: Int) async throws(WeChatAPIError) -> WeChatPublishStatus?
+    /// `openapi/quota/get`: calls of `cgiPath` (`/cgi-bin/draft/add`) left today. The parked worker's one cheap
+    /// call: it answers while the quota is spent, and fails (40164) while the IP is not whitelisted.
+    func quotaRemaining(cgiPath: String) async throws(WeChatAPIError) -> Int
+}
+
+extension WeChatChannel {
+    /// The outbox has no quota.
+    public func quotaRemaining(cgiPath: String) async throws(WeChatAPIError) -> Int { Int.max }
 }
 
 extension WeChatChannel {
@@ -73,7 +81,8 @@ extension WeChatChannel {
                     return outcome
                 }
             } catch {
-                guard error.isRetryable else {
+                // A parking errcode is not polled through: the worker parks and comes back to this publish_id.
+                guard error.isRetryable, error.parking == nil else {
                     outcome.result = error.deliveryResult
                     return outcome
                 }

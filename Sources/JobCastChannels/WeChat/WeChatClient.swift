@@ -132,6 +132,14 @@ public actor WeChatClient: WeChatChannel {
         return nil
     }
 
+    public func quotaRemaining(cgiPath: String) async throws(WeChatAPIError) -> Int {
+        let answer = try await call("cgi-bin/openapi/quota/get", body: Self.json(["cgi_path": cgiPath]))
+        guard let quota = answer.object["quota"] as? [String: Any], let remain = (quota["remain"] as? NSNumber)?.intValue else {
+            throw answer.missing("quota.remain")
+        }
+        return remain
+    }
+
     // MARK: The access token
 
     /// A valid access token: the cached one, or a new one when it is due for renewal.

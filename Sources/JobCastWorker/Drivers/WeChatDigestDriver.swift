@@ -20,6 +20,12 @@ import Logging
 ///   looked up at WeChat (`freepublish/batchget`, by the draft's fingerprint) first; it is submitted again
 ///   only when WeChat does not list it and the claim is older than `resubmitAfter`.
 ///
+/// Errcodes no retry delay outlasts (45009 daily quota, 40164 IP not whitelisted, 48001 no permission:
+/// ``RetryPolicy/wechatParking(errcode:)``) park the channel: the driver holds the batch (its messages stay
+/// unacknowledged, so nothing is retried or dead-lettered for it and no more are taken), says so in the logs, `/readyz`
+/// and `jobcast_wechat_parked`, asks WeChat every `probeInterval` with one cheap call (`openapi/quota/get`), and when
+/// it answers again delivers the batch as before.
+///
 /// The same posting twice in one batch goes into the digest once, in its latest version (the later message);
 /// both messages get the digest's result. A withdrawal in the same batch drops its posting from the digest;
 /// both are recorded as withdrawn.
@@ -38,13 +44,18 @@ public struct WeChatDigestDriver: ChannelDriver {
     let resubmitAfter: Duration
     /// Publications `freepublish/batchget` is asked about when looking for a draft.
     let recentPublications: Int
+    /// How often the parked channel asks WeChat whether it may go on (`JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL`).
+    let probeInterval: Duration
+    public let parking: ChannelParking? = ChannelParking()
     let logger: Logger
 
     public init(
         destination: any WeChatChannel, renderer: WeChatRenderer, ledger: any DigestLedger, workerID: String, digestMax: Int,
         digestWindow: Duration, pollInterval: Duration = .seconds(3), publishTimeout: Duration = .seconds(300),
-        resubmitAfter: Duration? = nil, recentPublications: Int = 40, logger: Logger = Logger(label: "jobcast.wechat")
+        resubmitAfter: Duration? = nil, recentPublications: Int = 40, probeInterval: Duration = .seconds(300),
+        logger: Logger = Logger(label: "jobcast.wechat")
     ) {
+        self.probeInterval = probeInterval
         self.destination = destination
         self.renderer = renderer
         self.ledger = ledger
@@ -97,7 +108,19 @@ public struct WeChatDigestDriver: ChannelDriver {
         if !followers.isEmpty {
             logger.info("the same posting more than once in a batch: its latest version goes into the digest once", metadata: ["postings": "\(followers.count)"])
         }
-        await deliver(&pending, into: &results)
+        var parked = pending
+        while true {
+            var round = parked
+            await deliver(&round, into: &results)
+            parked = pending.filter { results[$0.index].flatMap(Self.parkingFailure) != nil }
+            guard let first = parked.first, let (reason, failure) = results[first.index].flatMap(Self.parkingFailure) else { break }
+            guard await park(reason, failure) else { break }  // cancelled: the parked postings keep their retry result
+            for item in parked { results[item.index] = nil }
+        }
+        if let was = parking?.current {
+            parking?.resume()
+            logger.notice("WeChat answers again; the channel resumes", metadata: ["wechat.parked": "\(was.reason.rawValue)", "probes": "\(was.probes)"])
+        }
         for follower in followers { results[follower.index] = results[follower.leader] }
         return results.map { $0! }
     }
@@ -147,6 +170,60 @@ public struct WeChatDigestDriver: ChannelDriver {
                     return
                 }
                 logger.notice("another worker recorded a digest of these postings first; finishing that one instead", metadata: ["conflict": "\(conflict)"])
+            }
+        }
+    }
+
+    /// A result that parks the channel: an errcode of ``RetryPolicy/wechatParking(errcode:)``.
+    private static func parkingFailure(_ result: DeliveryResult) -> (WeChatParking, DeliveryFailure)? {
+        let failure: DeliveryFailure
+        switch result {
+        case .retry(let f), .dead(let f): failure = f
+        case .delivered, .alreadyGone: return nil
+        }
+        guard failure.cause == .wechatErrcode, let errcode = failure.status, let reason = RetryPolicy.wechatParking(errcode: errcode) else { return nil }
+        return (reason, failure)
+    }
+
+    /// Parks the channel (or keeps it parked) for one probe interval at least, then until a probe says the call may
+    /// succeed: for 45009, `openapi/quota/get` of the API that failed answers quota left; for 40164, it answers at
+    /// all (the token is refused until the IP is whitelisted); for 48001, the call that failed is itself the probe.
+    /// Returns true to try the batch again (the caller resumes the channel when it goes through), false when the task
+    /// is cancelled (the worker is stopping).
+    private func park(_ reason: WeChatParking, _ failure: DeliveryFailure) async -> Bool {
+        // The reason names the call: "… WeChat cgi-bin/draft/add: errcode 45009: …".
+        let endpoint = failure.reason.range(of: "cgi-bin/").map { String(failure.reason[$0.lowerBound...].prefix { $0 != ":" }) } ?? "cgi-bin/draft/add"
+        let explanation = reason.explanation(errmsg: failure.reason, endpoint: endpoint)
+        let wasParked = parking?.current?.reason == reason
+        parking?.park(reason, explanation: explanation)
+        let metadata: Logger.Metadata = [
+            "wechat.parked": "\(reason.rawValue)", "wechat.errcode": "\(reason.errcode)", "probe_interval": "\(probeInterval)", "error": "\(failure.reason)",
+        ]
+        if !wasParked {
+            if reason == .dailyQuota {
+                logger.warning("WeChat channel parked: \(explanation); taking no more messages, nothing is retried or dead-lettered", metadata: metadata)
+            } else {
+                logger.error("WeChat channel stopped: \(explanation); taking no more messages until it is fixed", metadata: metadata)
+            }
+        }
+        let path = "/" + endpoint
+        while true {
+            do {
+                try await Task.sleep(for: probeInterval)
+            } catch {
+                return false
+            }
+            parking?.probed()
+            if reason == .permission { return true }
+            do {
+                let remaining = try await destination.quotaRemaining(cgiPath: path)
+                if reason == .dailyQuota && remaining <= 0 {
+                    logger.info("WeChat quota still spent", metadata: ["wechat.cgi_path": "\(path)"])
+                    continue
+                }
+                return true
+            } catch {
+                logger.info("WeChat channel still parked", metadata: ["wechat.parked": "\(reason.rawValue)", "probe": "\(error)"])
             }
         }
     }
