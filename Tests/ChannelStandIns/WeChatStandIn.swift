@@ -3,8 +3,13 @@ import Logging
 
 /// A real HTTP server on 127.0.0.1 that imitates the WeChat public account API:
 ///
-/// - `GET /cgi-bin/token?grant_type=client_credential&appid=…&secret=…` issues `token-N` valid for
-///   `tokenLifetime` seconds (errcode 40013 for another app id, 40125 for another secret);
+/// - `POST /cgi-bin/stable_token` `{"grant_type":"client_credential","appid","secret","force_refresh"}` answers every
+///   caller the same token (`token-N`, `tokenLifetime` seconds), a new one only in the old one's last 300 s (or last
+///   half), both working until they expire; `force_refresh: true` issues a new one and the previous stable token
+///   stops working at once (``forcedRefreshes`` counts them);
+/// - `GET /cgi-bin/token?grant_type=client_credential&appid=…&secret=…` (the old endpoint) issues a new token on
+///   every call and the tokens it issued before stop working — what breaks a fleet that shares an account. Both
+///   answer errcode 40013 for another app id, 40125 for another secret;
 /// - `POST /cgi-bin/draft/add`, `/cgi-bin/freepublish/submit` and `/cgi-bin/freepublish/get` need a
 ///   valid `access_token` (40001 for an unknown or expired-on-demand token, 42001 past its lifetime);
 /// - draft/add stores the body and answers `media_id`; submit answers a numeric `publish_id` (and, like
@@ -20,6 +25,7 @@ import Logging
 public actor WeChatStandIn: StandInActor {
     public enum Endpoint: String, Sendable, CaseIterable {
         case token = "/cgi-bin/token"
+        case stableToken = "/cgi-bin/stable_token"
         case draftAdd = "/cgi-bin/draft/add"
         case publishSubmit = "/cgi-bin/freepublish/submit"
         case publishGet = "/cgi-bin/freepublish/get"
@@ -28,7 +34,7 @@ public actor WeChatStandIn: StandInActor {
         case clearQuota = "/cgi-bin/clear_quota"
 
         /// The calls that count against the daily quota (quota/get and clear_quota have quotas of their own).
-        var isMetered: Bool { self != .token && self != .quotaGet && self != .clearQuota }
+        var isMetered: Bool { ![.token, .stableToken, .quotaGet, .clearQuota].contains(self) }
     }
 
     /// How an applied call's answer gets lost.
@@ -69,6 +75,12 @@ public actor WeChatStandIn: StandInActor {
     public private(set) var submissions: [String] = []
 
     private var validTokens: [String: ContinuousClock.Instant] = [:]
+    /// Tokens the old endpoint issued (each call invalidates them).
+    private var plainTokens: Set<String> = []
+    /// The stable token and when it expires.
+    private var stable: (token: String, expiry: ContinuousClock.Instant)?
+    /// `stable_token` calls with `force_refresh: true` that issued a new token.
+    public private(set) var forcedRefreshes = 0
     private var faults: [(endpoint: Endpoint?, errcode: Int, errmsg: String)] = []
     private var publicationFailure: (status: Int, failedArticles: [Int])?
     private var answerLosses: [(endpoint: Endpoint, loss: AnswerLoss)] = []
@@ -106,7 +118,15 @@ public actor WeChatStandIn: StandInActor {
     // MARK: Faults
 
     /// Every token issued so far stops working: the next call with one gets errcode 40001.
-    public func expireTokens() { validTokens.removeAll() }
+    public func expireTokens() {
+        validTokens.removeAll()
+        stable = nil
+    }
+
+    /// The current stable token stops working, but `stable_token` keeps answering it until a caller forces a refresh.
+    public func breakStableToken() {
+        if let stable { validTokens[stable.token] = nil }
+    }
 
     /// The next `count` calls to `endpoint` (nil: to any endpoint but the token) get this errcode.
     public func failNext(_ count: Int = 1, errcode: Int, errmsg: String = "injected fault", on endpoint: Endpoint? = nil) {
@@ -171,7 +191,7 @@ public actor WeChatStandIn: StandInActor {
         requests.append(request)
         guard let endpoint = Endpoint(rawValue: request.path) else { return StandInReply(status: 404) }
         if let index = faults.firstIndex(where: { fault in
-            fault.endpoint == endpoint || (fault.endpoint == nil && endpoint != .token)
+            fault.endpoint == endpoint || (fault.endpoint == nil && endpoint != .token && endpoint != .stableToken)
         }) {
             let fault = faults.remove(at: index)
             return .json(200, ["errcode": fault.errcode, "errmsg": fault.errmsg])
@@ -182,6 +202,10 @@ public actor WeChatStandIn: StandInActor {
         if endpoint == .token {
             guard request.method == "GET" else { return StandInReply(status: 405) }
             return issueToken(request.query)
+        }
+        if endpoint == .stableToken {
+            guard request.method == "POST" else { return StandInReply(status: 405) }
+            return issueStableToken(request.jsonObject ?? [:])
         }
         guard request.method == "POST" else { return StandInReply(status: 405) }
         let token = request.query["access_token"] ?? ""
@@ -214,7 +238,7 @@ public actor WeChatStandIn: StandInActor {
         case .publishSubmit: reply = submit(body)
         case .publishGet: reply = status(body)
         case .publishBatchGet: reply = batchGet(body)
-        case .token: reply = StandInReply(status: 500)
+        case .token, .stableToken: reply = StandInReply(status: 500)
         }
         if let index = answerLosses.firstIndex(where: { $0.endpoint == endpoint }) {
             switch answerLosses.remove(at: index).loss {
@@ -225,13 +249,42 @@ public actor WeChatStandIn: StandInActor {
         return reply
     }
 
-    private func issueToken(_ query: [String: String]) -> StandInReply {
-        guard query["grant_type"] == "client_credential" else { return .json(200, ["errcode": 40002, "errmsg": "invalid grant_type"]) }
-        guard query["appid"] == appID else { return .json(200, ["errcode": 40013, "errmsg": "invalid appid"]) }
-        guard query["secret"] == secret else { return .json(200, ["errcode": 40125, "errmsg": "invalid appsecret"]) }
+    private func credentialsRefused(grantType: Any?, appID given: Any?, secret offered: Any?) -> StandInReply? {
+        guard grantType as? String == "client_credential" else { return .json(200, ["errcode": 40002, "errmsg": "invalid grant_type"]) }
+        guard given as? String == appID else { return .json(200, ["errcode": 40013, "errmsg": "invalid appid"]) }
+        guard offered as? String == secret else { return .json(200, ["errcode": 40125, "errmsg": "invalid appsecret"]) }
+        return nil
+    }
+
+    private func newToken() -> String {
         let token = "token-\(issuedTokens.count + 1)"
         issuedTokens.append(token)
         validTokens[token] = ContinuousClock.now + .seconds(tokenLifetime)
+        return token
+    }
+
+    private func issueToken(_ query: [String: String]) -> StandInReply {
+        if let refused = credentialsRefused(grantType: query["grant_type"], appID: query["appid"], secret: query["secret"]) { return refused }
+        for old in plainTokens { validTokens[old] = nil }
+        let token = newToken()
+        plainTokens = [token]
+        return .json(200, ["access_token": token, "expires_in": tokenLifetime])
+    }
+
+    private func issueStableToken(_ body: [String: Any]) -> StandInReply {
+        if let refused = credentialsRefused(grantType: body["grant_type"], appID: body["appid"], secret: body["secret"]) { return refused }
+        let force = body["force_refresh"] as? Bool ?? false
+        let now = ContinuousClock.now
+        // Like WeChat, a new stable token is handed out in the last minutes of the old one's life (here the last 300 s,
+        // or the last half of a short lifetime); the old one works until it expires.
+        let renewal = min(Duration.seconds(300), .seconds(tokenLifetime) / 2)
+        if !force, let stable, now < stable.expiry - renewal {
+            return .json(200, ["access_token": stable.token, "expires_in": Int((stable.expiry - now).components.seconds)])
+        }
+        if force, let stable { validTokens[stable.token] = nil }
+        if force { forcedRefreshes += 1 }
+        let token = newToken()
+        stable = (token, now + .seconds(tokenLifetime))
         return .json(200, ["access_token": token, "expires_in": tokenLifetime])
     }
 

@@ -23,7 +23,7 @@ public enum MetricNames {
     public static let enqueueToDelivery = "jobcast_enqueue_to_delivery_seconds"
     /// Gauge {channel}: messages taken but not yet settled.
     public static let inFlight = "jobcast_deliveries_in_flight"
-    /// Counter: WeChat access tokens fetched (at start, before expiry, and after errcode 40001/40014/42001).
+    /// Counter: new WeChat access tokens received from stable_token (at start, near expiry, after a forced refresh).
     public static let wechatTokenRefreshes = WeChatClient.tokenRefreshesMetric
     /// Counter: WeChat digests that reached publish_status 0.
     public static let wechatDigestsPublished = WeChatClient.digestsPublishedMetric
