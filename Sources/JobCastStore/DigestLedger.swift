@@ -33,6 +33,8 @@ public struct DigestRecord: Sendable, Hashable {
     public var workerID: String
     /// The postings in the draft (channel `.wechat`), in article order.
     public var postings: [DeliveryKey]
+    /// The article (1-based) each of ``postings`` is in; empty when not known (digests before migration 4).
+    public var articles: [Int]
     /// What identifies the draft among WeChat's publications (`freepublish/batchget` has no `media_id`):
     /// `WeChatDraft.fingerprint`. nil for digests recorded before migration 4.
     public var fingerprint: String?
@@ -42,8 +44,10 @@ public struct DigestRecord: Sendable, Hashable {
 
     public init(
         id: String = UUID().uuidString.lowercased(), mediaID: String, publishID: String? = nil, state: State = .drafted,
-        workerID: String, postings: [DeliveryKey], fingerprint: String? = nil, createdAt: Date = Date(), updatedAt: Date? = nil
+        workerID: String, postings: [DeliveryKey], articles: [Int] = [], fingerprint: String? = nil, createdAt: Date = Date(),
+        updatedAt: Date? = nil
     ) {
+        self.articles = articles
         self.id = id
         self.mediaID = mediaID
         self.publishID = publishID
@@ -82,6 +86,8 @@ public protocol DigestLedger: Sendable {
     func updateDigest(id: String, state: DigestRecord.State, publishID: String?) async throws
     /// The digest with this id, or nil.
     func digest(id: String) async throws -> DigestRecord?
+    /// Lets these postings of a digest go (WeChat failed their articles): they may go into another digest.
+    func release(_ keys: [DeliveryKey], fromDigest id: String) async throws
     /// The digests, open or published (not failed ones), that hold any of these postings with the same
     /// content, oldest first.
     func digests(containing keys: [DeliveryKey]) async throws -> [DigestRecord]

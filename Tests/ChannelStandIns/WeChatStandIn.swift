@@ -82,7 +82,7 @@ public actor WeChatStandIn: StandInActor {
     /// `stable_token` calls with `force_refresh: true` that issued a new token.
     public private(set) var forcedRefreshes = 0
     private var faults: [(endpoint: Endpoint?, errcode: Int, errmsg: String)] = []
-    private var publicationFailure: (status: Int, failedArticles: [Int])?
+    private var publicationFailure: (status: Int, failedArticles: [Int], publishingOthers: Bool)?
     private var answerLosses: [(endpoint: Endpoint, loss: AnswerLoss)] = []
     private var draftBarrier = 0
     /// Metered calls left today; nil: unlimited.
@@ -133,9 +133,10 @@ public actor WeChatStandIn: StandInActor {
         for _ in 0..<max(count, 0) { faults.append((endpoint: endpoint, errcode: errcode, errmsg: errmsg)) }
     }
 
-    /// Publish tasks submitted from now on end with this publish_status (2–6) instead of 0.
-    public func failPublications(status: Int = 3, failedArticles: [Int] = [1]) {
-        publicationFailure = (status, failedArticles)
+    /// Publish tasks submitted from now on end with this publish_status (2–6) instead of 0, `fail_idx` the failed
+    /// articles (1-based); with `publishingOthers`, `article_detail` lists the other articles as published.
+    public func failPublications(status: Int = 3, failedArticles: [Int] = [1], publishingOthers: Bool = false) {
+        publicationFailure = (status, failedArticles, publishingOthers)
     }
 
     public func setPublishingPolls(_ polls: Int) { publishingPolls = polls }
@@ -318,12 +319,20 @@ public actor WeChatStandIn: StandInActor {
         if task.polls <= publishingPolls {
             return .json(200, ["publish_id": publishID, "publish_status": 1, "fail_idx": []])
         }
-        if let failure = publicationFailure {
-            return .json(200, ["publish_id": publishID, "publish_status": failure.status, "fail_idx": failure.failedArticles])
-        }
         let count = drafts.first(where: { $0.mediaID == task.mediaID })
             .flatMap { (try? JSONSerialization.jsonObject(with: $0.body)) as? [String: Any] }
             .flatMap { ($0["articles"] as? [Any])?.count } ?? 1
+        if let failure = publicationFailure {
+            var answer: [String: Any] = ["publish_id": publishID, "publish_status": failure.status, "fail_idx": failure.failedArticles]
+            if failure.publishingOthers {
+                let items: [[String: Any]] = (1...count).filter { !failure.failedArticles.contains($0) }.map {
+                    ["idx": $0, "article_url": "https://mp.weixin.qq.com/s/\(publishID)-\($0)"]
+                }
+                answer["article_id"] = "article-\(publishID)"
+                answer["article_detail"] = ["count": items.count, "item": items]
+            }
+            return .json(200, answer)
+        }
         let items: [[String: Any]] = (1...count).map { ["idx": $0, "article_url": "https://mp.weixin.qq.com/s/\(publishID)-\($0)"] }
         return .json(200, [
             "publish_id": publishID, "publish_status": 0, "article_id": "article-\(publishID)",

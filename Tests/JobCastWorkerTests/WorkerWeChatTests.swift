@@ -4,6 +4,7 @@ import JobCastChannels
 import JobCastCore
 import JobCastStore
 import JobCastTestSupport
+import JobCastBroker
 import Testing
 
 /// The WeChat digest worker against a real HTTP server standing in for the WeChat API.
@@ -147,6 +148,48 @@ struct WorkerWeChatTests {
         let id = try #require(values[0]["id"]?.stringValue)
         let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(.object(edited)))])
         #expect(held.count == 1 && held[0].postings.filter { $0.postingId == id }.count == 1)
+        try await store.close()
+        await standIn.stop()
+    }
+
+    @Test("publish_status 4 for one article of three: that article's postings dead-lettered with the reason, the rest delivered")
+    func oneArticleRejected() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn()
+        let baseURL = try await standIn.start()
+        // As many postings as make a digest of three articles, rendered as the worker will.
+        let renderer = WeChatRenderer(templates: try ChannelTemplates())
+        let postings = try SampleData.postings()
+        let count = try #require(try (1...postings.count).first { try renderer.render(Array(postings.prefix($0))).draft.articles.count == 3 })
+        let digest = try renderer.render(Array(postings.prefix(count)))
+        let rejected = Set(zip(digest.postings, digest.articleNumbers).filter { $0.1 == 2 }.map(\.0.id))
+        try #require(!rejected.isEmpty && rejected.count < count)
+        await standIn.failPublications(status: 4, failedArticles: [2], publishingOthers: true)
+        try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(count)))
+        try await harness.runUntilEmpty(
+            [.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "2", "JOBCAST_WECHAT_DIGEST_MAX": "\(count)"],
+            wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
+
+        #expect(await standIn.submissions.count == 1)
+        let letters = try await harness.deadLetters(.wechat)
+        #expect(Set(letters.compactMap(\.properties.messageId)) == rejected)
+        for letter in letters {
+            let reason = letter.properties.headers?[DeadLetterHeaders.reason]?.stringValue ?? ""
+            #expect(reason.contains("publish_status 4") && reason.contains("rejected by the platform's review") && reason.contains("article 2 of 3"), "\(reason)")
+        }
+        let figures = try await harness.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.delivered == count - rejected.count)
+        #expect(wechat.attempts.deadLettered == rejected.count)
+        #expect(wechat.attempts.retried == 0)
+        // The rejected postings are let go (a replay makes a new digest); the published ones stay with this one.
+        let store = try await harness.openStore()
+        for value in try SampleData.jsonValues().prefix(count) {
+            let id = try #require(value["id"]?.stringValue)
+            let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(value))])
+            #expect(held.map(\.state) == (rejected.contains(id) ? [] : [.published]), "\(id)")
+        }
         try await store.close()
         await standIn.stop()
     }

@@ -72,7 +72,9 @@ extension WeChatChannel {
                 case .publishing:
                     lastReason = "still publishing"
                     lastStatus = 1
-                case .failed(let status, let failed):
+                case .failed(let status, let failed, let published):
+                    outcome.failedArticles = failed
+                    outcome.publishedArticles = published
                     let articles = failed.isEmpty ? "" : ", articles \(failed.map(String.init).joined(separator: ","))"
                     outcome.result = .dead(
                         DeliveryFailure(

@@ -106,7 +106,9 @@ public actor WeChatClient: WeChatChannel {
             return .publishing
         default:
             let failed = (answer.object["fail_idx"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.intValue }
-            return .failed(status: status, failedArticles: failed)
+            let detail = answer.object["article_detail"] as? [String: Any]
+            let published = (detail?["item"] as? [[String: Any]] ?? []).compactMap { ($0["idx"] as? NSNumber)?.intValue }
+            return .failed(status: status, failedArticles: failed, publishedArticles: published.filter { !failed.contains($0) })
         }
     }
 

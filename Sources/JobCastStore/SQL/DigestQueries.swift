@@ -21,11 +21,12 @@ extension SQLDeliveryStore {
                 ).run()
                 for chunk in members.chunked(into: Self.rowsPerStatement) {
                     let rows = chunk.map { position, key -> SQLQueryString in
-                        "(\(bind: digest.id), \(bind: position), \(bind: key.postingId), \(bind: key.contentHash), 1)"
+                        let article = position < digest.articles.count ? digest.articles[position] : nil
+                        return "(\(bind: digest.id), \(bind: position), \(bind: key.postingId), \(bind: key.contentHash), \(bind: article), 1)"
                     }
                     try await db.raw(
                         """
-                        INSERT INTO jobcast_wechat_digest_postings (digest_id, position, posting_id, content_hash, active)
+                        INSERT INTO jobcast_wechat_digest_postings (digest_id, position, posting_id, content_hash, article, active)
                         VALUES \(rows.joined(separator: ", "))
                         """
                     ).run()
@@ -94,6 +95,21 @@ extension SQLDeliveryStore {
         }
     }
 
+    public func release(_ keys: [DeliveryKey], fromDigest id: String) async throws {
+        guard !keys.isEmpty else { return }
+        try await backend.withConnection(logger: logger) { db in
+            for chunk in keys.chunked(into: Self.rowsPerStatement) {
+                let pairs = chunk.map { SQLQueryString("(posting_id = \(bind: $0.postingId) AND content_hash = \(bind: $0.contentHash))") }
+                try await db.raw(
+                    """
+                    UPDATE jobcast_wechat_digest_postings SET active = 0
+                    WHERE digest_id = \(bind: id) AND (\(pairs.joined(separator: " OR ")))
+                    """
+                ).run()
+            }
+        }
+    }
+
     public func digest(id: String) async throws -> DigestRecord? {
         try await backend.withConnection(logger: logger) { db in try await Self.digest(id: id, db: db) }
     }
@@ -134,21 +150,23 @@ extension SQLDeliveryStore {
         guard let state = DigestRecord.State(rawValue: stateName) else {
             throw DeliveryStoreError(.invalidValue, "Unknown digest state \(stateName) in jobcast_wechat_digests.")
         }
-        let postings = try await db.raw(
+        let members = try await db.raw(
             """
-            SELECT posting_id, content_hash FROM jobcast_wechat_digest_postings
+            SELECT posting_id, content_hash, article FROM jobcast_wechat_digest_postings
             WHERE digest_id = \(bind: id) ORDER BY position
             """
-        ).all().map { row in
+        ).all()
+        let postings = try members.map { row in
             DeliveryKey(
                 postingId: try row.decode(column: "posting_id", as: String.self), channel: .wechat,
                 contentHash: try row.decode(column: "content_hash", as: String.self))
         }
+        let articles = try members.compactMap { try $0.decode(column: "article", as: Int?.self) }
         return DigestRecord(
             id: id, mediaID: try row.decode(column: "media_id", as: String.self),
             publishID: try row.decode(column: "publish_id", as: String?.self), state: state,
             workerID: try row.decode(column: "worker_id", as: String.self), postings: postings,
-            fingerprint: try row.decode(column: "fingerprint", as: String?.self),
+            articles: articles.count == postings.count ? articles : [], fingerprint: try row.decode(column: "fingerprint", as: String?.self),
             createdAt: Date(unixMilliseconds: try row.decode(column: "created_ms", as: Int.self)),
             updatedAt: Date(unixMilliseconds: try row.decode(column: "updated_ms", as: Int.self)))
     }

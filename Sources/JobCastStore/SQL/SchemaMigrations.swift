@@ -176,14 +176,16 @@ enum SchemaMigrations {
                 INSERT INTO jobcast_wechat_digests_v4 (id, media_id, publish_id, state, worker_id, fingerprint, created_ms, updated_ms)
                 SELECT id, media_id, publish_id, state, worker_id, NULL, created_ms, updated_ms FROM jobcast_wechat_digests
                 """,
-                // Members are keyed by posting id and content hash; `active` is 1 while the digest holds them
-                // (open or published) and 0 once it failed. The partial unique index is the claim.
+                // Members are keyed by posting id and content hash, with the article (1-based) they are in; `active`
+                // is 1 while the digest holds them (open or published) and 0 once they failed. The partial unique
+                // index is the claim.
                 """
                 CREATE TABLE jobcast_wechat_digest_postings_v4 (
                     digest_id TEXT NOT NULL,
                     position INTEGER NOT NULL,
                     posting_id TEXT NOT NULL,
                     content_hash TEXT NOT NULL,
+                    article INTEGER,
                     active INTEGER NOT NULL CHECK (active IN (0, 1)),
                     PRIMARY KEY (digest_id, posting_id, content_hash)
                 )

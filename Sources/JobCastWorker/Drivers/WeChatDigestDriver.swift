@@ -140,9 +140,9 @@ public struct WeChatDigestDriver: ChannelDriver {
             }
             for digest in earlier {
                 let members = Set(digest.postings)
-                let result = digest.isOpen ? await finish(digest) : .delivered(status: 0)
+                let outcome = digest.isOpen ? await finish(digest) : .delivered(status: 0)
                 for item in pending where members.contains(item.key) && results[item.index] == nil {
-                    results[item.index] = result
+                    results[item.index] = outcome.result(for: item.key)
                 }
             }
             pending.removeAll { results[$0.index] != nil }
@@ -160,9 +160,9 @@ public struct WeChatDigestDriver: ChannelDriver {
                 results[item.index] = .retry(DeliveryFailure(.digestFull, reason: "did not fit in this digest's 8 articles"))
             }
             pending.removeAll { results[$0.index] != nil }
-            switch await publish(digest.draft, postings: pending.map(\.key)) {
-            case .done(let result):
-                settle(&results, pending, with: result)
+            switch await publish(digest, postings: pending.map(\.key)) {
+            case .done(let outcome):
+                for item in pending where results[item.index] == nil { results[item.index] = outcome.result(for: item.key) }
                 return
             case .heldElsewhere(let conflict):
                 guard round == 1 else {
@@ -233,20 +233,27 @@ public struct WeChatDigestDriver: ChannelDriver {
     }
 
     private enum Publication {
-        case done(DeliveryResult)
+        case done(DigestOutcome)
         /// The ledger refused the digest: another one holds some of its postings.
         case heldElsewhere(DigestConflict)
     }
 
     /// draft/add, record, claim, freepublish/submit, record the publish_id, wait for publication, record the end.
-    private func publish(_ draft: WeChatDraft, postings: [DeliveryKey]) async -> Publication {
+    private func publish(_ digest: WeChatDigest, postings: [DeliveryKey]) async -> Publication {
+        let draft = digest.draft
+        // The articles of the pending postings, in the order given (the digest lists them grouped by industry).
+        var articleOf: [String: Int] = [:]
+        for (posting, article) in zip(digest.postings, digest.articleNumbers) { articleOf[posting.id] = article }
         let mediaID: String
         do {
             mediaID = try await destination.addDraft(draft)
         } catch {
-            return .done(error.deliveryResult)
+            return .done(DigestOutcome(error.deliveryResult))
         }
-        let record = DigestRecord(mediaID: mediaID, workerID: workerID, postings: postings, fingerprint: draft.fingerprint)
+        let articles = postings.compactMap { articleOf[$0.postingId] }
+        let record = DigestRecord(
+            mediaID: mediaID, workerID: workerID, postings: postings, articles: articles.count == postings.count ? articles : [],
+            fingerprint: draft.fingerprint)
         do {
             try await ledger.recordDigest(record)
         } catch let conflict as DigestConflict {
@@ -261,7 +268,7 @@ public struct WeChatDigestDriver: ChannelDriver {
     }
 
     /// Takes over a digest some worker recorded and did not see through.
-    private func finish(_ digest: DigestRecord) async -> DeliveryResult {
+    private func finish(_ digest: DigestRecord) async -> DigestOutcome {
         logger.notice(
             "finishing a digest recorded earlier instead of publishing these postings again",
             metadata: [
@@ -280,7 +287,7 @@ public struct WeChatDigestDriver: ChannelDriver {
 
     /// A digest claimed for submit whose `publish_id` nobody recorded: ask WeChat whether it is published before
     /// submitting it again, and submit again only when WeChat does not list it and the claim is old.
-    private func lookUp(_ digest: DigestRecord) async -> DeliveryResult {
+    private func lookUp(_ digest: DigestRecord) async -> DigestOutcome {
         if let fingerprint = digest.fingerprint {
             do {
                 if case .published = try await destination.findPublication(fingerprint: fingerprint, recent: recentPublications) {
@@ -312,7 +319,7 @@ public struct WeChatDigestDriver: ChannelDriver {
     }
 
     /// Claims the digest (one winner) and submits it; the loser finishes what the winner recorded, or retries later.
-    private func claimAndSubmit(_ digest: DigestRecord) async -> DeliveryResult {
+    private func claimAndSubmit(_ digest: DigestRecord) async -> DigestOutcome {
         let claimed: Bool
         do {
             claimed = try await ledger.claimDigest(digest, workerID: workerID)
@@ -340,7 +347,7 @@ public struct WeChatDigestDriver: ChannelDriver {
                     "freepublish/submit got no usable answer; the draft may be published: it is looked up at WeChat before any new submit",
                     metadata: ["wechat.digest": "\(digest.id)", "wechat.media_id": "\(digest.mediaID)", "error": "\(error)"])
             }
-            return error.deliveryResult
+            return DigestOutcome(error.deliveryResult)
         }
         // Until this is written, a worker taking over must ask WeChat first: not fatal, but the postings are not
         // acknowledged on a record that does not exist.
@@ -351,7 +358,7 @@ public struct WeChatDigestDriver: ChannelDriver {
         return await wait(digest, publishID: publishID)
     }
 
-    private func wait(_ digest: DigestRecord, publishID: String) async -> DeliveryResult {
+    private func wait(_ digest: DigestRecord, publishID: String) async -> DigestOutcome {
         let outcome = await destination.waitForPublication(
             publishID: publishID, mediaID: digest.mediaID, pollInterval: pollInterval, timeout: publishTimeout)
         switch outcome.result {
@@ -359,16 +366,59 @@ public struct WeChatDigestDriver: ChannelDriver {
             logger.info(
                 "digest published",
                 metadata: ["wechat.media_id": "\(digest.mediaID)", "wechat.publish_id": "\(publishID)", "postings": "\(digest.postings.count)"])
-            return await recordEnd(digest.id, .published, publishID: publishID, result: outcome.result)
+            return await recordEnd(digest.id, .published, publishID: publishID, result: DigestOutcome(outcome.result))
+        case .dead(let failure) where !outcome.failedArticles.isEmpty && !digest.articles.isEmpty:
+            return await articlesFailed(digest, publishID: publishID, outcome: outcome, failure: failure)
         case .dead:
-            return await recordEnd(digest.id, .failed, publishID: publishID, result: outcome.result)
+            return await recordEnd(digest.id, .failed, publishID: publishID, result: DigestOutcome(outcome.result))
         case .retry, .alreadyGone:
-            return outcome.result  // still open: the retried postings come back and finish this same publication
+            return DigestOutcome(outcome.result)  // still open: the retried postings come back and finish this same publication
         }
     }
 
+    /// publish_status 2–6 with `fail_idx`: the postings of the failed articles are dead with the status in words and
+    /// their article; those of articles WeChat lists as published are delivered; the others go into a new digest.
+    private func articlesFailed(_ digest: DigestRecord, publishID: String, outcome: WeChatPublishOutcome, failure: DeliveryFailure) async -> DigestOutcome {
+        let total = Set(digest.articles).count
+        let words = WeChatPublishStatus.describe(failedStatus: failure.status ?? 0)
+        var byPosting: [DeliveryKey: DeliveryResult] = [:]
+        var released: [DeliveryKey] = []
+        for (key, article) in zip(digest.postings, digest.articles) {
+            if outcome.failedArticles.contains(article) {
+                byPosting[key] = .dead(
+                    DeliveryFailure(
+                        .wechatPublishFailed, status: failure.status,
+                        reason: "WeChat publish \(publishID): publish_status \(failure.status ?? 0), \(words): article \(article) of \(total) (fail_idx)"))
+                released.append(key)
+            } else if outcome.publishedArticles.contains(article) {
+                byPosting[key] = .delivered(status: 0)
+            } else {
+                byPosting[key] = .retry(
+                    DeliveryFailure(
+                        .wechatPublishFailed, status: failure.status,
+                        reason: "WeChat publish \(publishID): publish_status \(failure.status ?? 0) for articles \(outcome.failedArticles); "
+                            + "article \(article) was not at fault and is published again in a new digest"))
+                released.append(key)
+            }
+        }
+        logger.warning(
+            "WeChat failed some articles of the digest",
+            metadata: [
+                "wechat.publish_id": "\(publishID)", "wechat.publish_status": "\(failure.status ?? 0)", "wechat.fail_idx": "\(outcome.failedArticles)",
+                "wechat.published_idx": "\(outcome.publishedArticles)",
+            ])
+        let anyPublished = byPosting.values.contains { if case .delivered = $0 { true } else { false } }
+        do {
+            try await ledger.release(released, fromDigest: digest.id)
+        } catch {
+            return .retry(DeliveryFailure(.store, reason: "digest \(digest.id): failed articles not recorded in the store: \(error)"))
+        }
+        return await recordEnd(
+            digest.id, anyPublished ? .published : .failed, publishID: publishID, result: DigestOutcome(failure: failure, byPosting: byPosting))
+    }
+
     /// Records how the digest ended; the postings are acknowledged only once it is recorded.
-    private func recordEnd(_ id: String, _ state: DigestRecord.State, publishID: String?, result: DeliveryResult) async -> DeliveryResult {
+    private func recordEnd(_ id: String, _ state: DigestRecord.State, publishID: String?, result: DigestOutcome) async -> DigestOutcome {
         guard await record(id, state, publishID: publishID) else {
             return .retry(DeliveryFailure(.store, reason: "digest \(id) \(state.rawValue) at WeChat but not recorded in the store"))
         }
@@ -394,4 +444,24 @@ public struct WeChatDigestDriver: ChannelDriver {
             metadata: ["wechat.digest": "\(id)", "state": "\(state.rawValue)", "wechat.publish_id": "\(publishID ?? "-")"])
         return false
     }
+}
+
+/// What became of a digest, for each of its postings: usually one result for all; per posting when WeChat failed
+/// some articles and published others.
+struct DigestOutcome: Sendable {
+    var all: DeliveryResult
+    var byPosting: [DeliveryKey: DeliveryResult] = [:]
+
+    init(_ result: DeliveryResult) { all = result }
+
+    init(failure: DeliveryFailure, byPosting: [DeliveryKey: DeliveryResult]) {
+        all = .dead(failure)
+        self.byPosting = byPosting
+    }
+
+    func result(for key: DeliveryKey) -> DeliveryResult { byPosting[key] ?? all }
+
+    static func delivered(status: Int?) -> DigestOutcome { DigestOutcome(.delivered(status: status)) }
+    static func retry(_ failure: DeliveryFailure) -> DigestOutcome { DigestOutcome(.retry(failure)) }
+    static func dead(_ failure: DeliveryFailure) -> DigestOutcome { DigestOutcome(.dead(failure)) }
 }
