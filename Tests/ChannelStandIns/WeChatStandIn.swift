@@ -14,10 +14,11 @@ import Logging
 ///   valid `access_token` (40001 for an unknown or expired-on-demand token, 42001 past its lifetime);
 /// - draft/add stores the body and answers `media_id`; submit answers a numeric `publish_id` (and, like
 ///   WeChat, will submit the same draft again: tests count ``submissions`` per media id); get answers
-///   `publish_status` 1 (publishing) for the first `publishingPolls` polls of a task, then 0 with an
-///   `article_id` and one URL per article;
-/// - `POST /cgi-bin/freepublish/batchget` lists the tasks that are published (those a poll would answer 0:
-///   polled `publishingPolls` times, at once when it is 0), newest first, with each article's title and content.
+///   `publish_status` 1 (publishing) for the first `publishingPolls` polls of a task — or until `publishingDelay`
+///   (2 s; nil: never) has passed since the submit, as WeChat publishes whether anyone polls or not — then 0 with
+///   an `article_id` and one URL per article; an unknown publish_id gets 40007;
+/// - `POST /cgi-bin/freepublish/batchget` lists the tasks that are published (polled `publishingPolls` times, or
+///   submitted `publishingDelay` ago), newest first, with each article's title and content.
 ///
 /// Every request is recorded. Faults on demand: ``expireTokens()`` (next call gets 40001),
 /// ``failNext(_:errcode:errmsg:on:)`` (e.g. 45009 or -1), ``failPublications(status:failedArticles:)``,
@@ -57,6 +58,7 @@ public actor WeChatStandIn: StandInActor {
         public let publishID: String
         public let mediaID: String
         public fileprivate(set) var polls: Int
+        let submittedAt = ContinuousClock.now
     }
 
     public nonisolated let appID: String
@@ -64,6 +66,8 @@ public actor WeChatStandIn: StandInActor {
     public nonisolated let tokenLifetime: Int
     /// Polls of freepublish/get that answer "publishing" before a task answers "published".
     public var publishingPolls: Int
+    /// A task is published this long after its submit, polled or not; nil: only by polls.
+    public var publishingDelay: Duration?
     public private(set) var requests: [RecordedRequest] = []
     /// Tokens issued so far, in order.
     public private(set) var issuedTokens: [String] = []
@@ -97,8 +101,9 @@ public actor WeChatStandIn: StandInActor {
 
     public init(
         appID: String = "wx-test-app", secret: String = "wechat-test-secret", tokenLifetime: Int = 7200, publishingPolls: Int = 1,
-        logger: Logger = StandInLogging.logger("wechat-stand-in")
+        publishingDelay: Duration? = .seconds(2), logger: Logger = StandInLogging.logger("wechat-stand-in")
     ) {
+        self.publishingDelay = publishingDelay
         self.appID = appID
         self.secret = secret
         self.tokenLifetime = tokenLifetime
@@ -312,11 +317,11 @@ public actor WeChatStandIn: StandInActor {
     private func status(_ body: [String: Any]) -> StandInReply {
         let publishID = (body["publish_id"] as? String) ?? (body["publish_id"] as? NSNumber)?.stringValue ?? ""
         guard var task = publishTasks[publishID] else {
-            return .json(200, ["errcode": 48001, "errmsg": "no such publish_id"])
+            return .json(200, ["errcode": 40007, "errmsg": "invalid publish_id"])
         }
         task.polls += 1
         publishTasks[publishID] = task
-        if task.polls <= publishingPolls {
+        if task.polls <= publishingPolls && !delayPassed(task) {
             return .json(200, ["publish_id": publishID, "publish_status": 1, "fail_idx": []])
         }
         let count = drafts.first(where: { $0.mediaID == task.mediaID })
@@ -345,7 +350,7 @@ public actor WeChatStandIn: StandInActor {
         let count = (body["count"] as? NSNumber)?.intValue ?? 0
         guard offset >= 0, (1...20).contains(count) else { return .json(200, ["errcode": 40097, "errmsg": "invalid args"]) }
         let published = publishTasks.values
-            .filter { publicationFailure == nil && $0.polls >= publishingPolls }
+            .filter { publicationFailure == nil && ($0.polls >= publishingPolls || delayPassed($0)) }
             .sorted { (Int($0.publishID) ?? 0) > (Int($1.publishID) ?? 0) }
         let page = published.dropFirst(offset).prefix(count)
         let items: [[String: Any]] = page.map { task in
@@ -361,6 +366,10 @@ public actor WeChatStandIn: StandInActor {
             return ["article_id": "article-\(task.publishID)", "content": ["news_item": news], "update_time": 1_700_000_000]
         }
         return .json(200, ["total_count": published.count, "item_count": items.count, "item": items])
+    }
+
+    private func delayPassed(_ task: PublishTask) -> Bool {
+        publishingDelay.map { ContinuousClock.now - task.submittedAt >= $0 } ?? false
     }
 
     private func takeID() -> Int {

@@ -245,7 +245,7 @@ import Testing
 
     @Test func publishRunsTheThreeStepsAndPollsUntilPublished() async throws {
         let draft = try Self.sampleDraft()
-        try await Self.withWeChat(WeChatStandIn(publishingPolls: 2)) { standIn, client in
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 2, publishingDelay: nil)) { standIn, client in
             let outcome = await client.publish(draft, pollInterval: .milliseconds(50), timeout: .seconds(10))
             #expect(outcome.result == .delivered(status: 0))
             let mediaID = try #require(outcome.mediaID)
@@ -276,7 +276,7 @@ import Testing
     }
 
     @Test func publishingPastTheTimeoutIsRetriedAndFinishedWithoutASecondDraft() async throws {
-        try await Self.withWeChat(WeChatStandIn(publishingPolls: 1000)) { standIn, client in
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 1000, publishingDelay: nil)) { standIn, client in
             let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .milliseconds(200))
             guard case .retry = outcome.result else {
                 Issue.record("expected retry, got \(outcome.result)")

@@ -25,7 +25,7 @@ struct WorkerDigestCrashTests {
     func killedAt(step: Step) async throws {
         let harness = try WorkerHarness.make()
         defer { harness.cleanUp() }
-        let standIn = WeChatStandIn(publishingPolls: step == .whilePolling ? 1_000_000 : 0)
+        let standIn = WeChatStandIn(publishingPolls: step == .whilePolling ? 1_000_000 : 0, publishingDelay: nil)
         let baseURL = try await standIn.start()
         // The call is applied at once; its answer would come after a minute, long after the kill.
         switch step {
