@@ -126,6 +126,9 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         .init("JOBCAST_WECHAT_API_BASE", default: Settings.defaultWeChatAPIBase, kind: .httpURL, "the WeChat API's base URL"),
         .init("JOBCAST_WECHAT_DIGEST_MAX", default: "40", kind: .integer, minimum: 1, maximum: 1000, "postings per WeChat digest at most"),
         .init("JOBCAST_WECHAT_DIGEST_WINDOW", default: "10", kind: .seconds, minimum: 0, maximum: 3600, "seconds a digest waits for more postings"),
+        .init(
+            "JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL", default: "300", kind: .seconds, minimum: 0.1, maximum: 86400,
+            "seconds between the parked WeChat channel's checks (daily quota 45009, IP whitelist 40164, permission 48001)"),
         .init("JOBCAST_OUTBOX_DIR", default: "var/outbox", kind: .directory, "where a channel without an endpoint writes what it would have sent"),
         .init("JOBCAST_TEMPLATES_DIR", default: "(built in)", kind: .directory, "Mustache templates that replace the built-in wording, file by file"),
         .init("JOBCAST_WORKER_CONCURRENCY", default: "16", kind: .integer, minimum: 1, maximum: 1000, "platform deliveries in flight at once"),

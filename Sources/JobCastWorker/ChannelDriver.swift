@@ -14,6 +14,12 @@ public protocol ChannelDriver: Sendable {
     /// Batches delivered at once: the worker's concurrency for the platform, 1 for WeChat digests.
     var maxConcurrentBatches: Int { get }
     func deliver(_ batch: [DeliveryItem]) async -> [DeliveryResult]
+    /// Set while the channel is parked (WeChat's daily quota, a configuration fault): nil for channels that never park.
+    var parking: ChannelParking? { get }
+}
+
+extension ChannelDriver {
+    public var parking: ChannelParking? { nil }
 }
 
 /// One valid message handed to a driver: the posting or withdrawal, and the content hash that, with the

@@ -68,6 +68,10 @@ public final class ChannelWorker: Service, Sendable {
     public var readiness: (ready: Bool, state: String) {
         status.withLock { status in
             if let problem = status.storeProblem { return (false, "not recording: \(problem); no new messages are taken until it answers") }
+            if let parked = driver.parking?.current {
+                return (false, "parked since \(parked.since.formatted(.iso8601)): \(parked.explanation); no new messages are taken, WeChat is asked again "
+                    + "every JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL (\(parked.probes) probes so far)")
+            }
             if let pause = status.paused {
                 let by = pause.changedBy.map { " by \($0)" } ?? ""
                 let reason = pause.reason.map { ": \($0)" } ?? ""

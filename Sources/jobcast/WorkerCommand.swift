@@ -112,7 +112,8 @@ struct WorkerCommand: AsyncParsableCommand {
             let driver = WeChatDigestDriver(
                 destination: destination, renderer: WeChatRenderer(templates: templates, configuration: render), ledger: store,
                 workerID: workerSettings.workerID, digestMax: workerSettings.digestMax,
-                digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)), logger: logger)
+                digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)),
+                probeInterval: .milliseconds(Int(workerSettings.quotaProbeInterval * 1000)), logger: logger)
             workers.append(
                 ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store, logger: logger))
         }

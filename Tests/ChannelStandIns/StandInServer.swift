@@ -12,6 +12,8 @@ struct StandInReply: Sendable {
     var delay: Duration? = nil
     /// Instead of `body`, send 64 KiB chunks until the client stops reading (or 20 s pass).
     var endlessBody = false
+    /// Awaited before answering (after the request was applied): holds answers until the test's condition holds.
+    var gate: (@Sendable () async -> Void)? = nil
 
     static func json(_ status: Int = 200, _ object: [String: Any]) -> StandInReply {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
@@ -37,6 +39,7 @@ struct StandInServer: Sendable {
                 method: request.method.rawValue, path: request.uri.path, query: Self.query(request.uri.query),
                 headers: Self.headers(request.headers), body: Data(buffer.readableBytesView))
             let reply = await handler(recorded)
+            if let gate = reply.gate { await gate() }
             if let delay = reply.delay { try await Task.sleep(for: delay) }
             return Self.response(reply)
         }

@@ -53,6 +53,8 @@ struct ChaosReport {
         var storeDeadLettered = 0
         var storeDuplicateAttempts = 0
         var storeRetried = 0
+        /// WeChat: drafts `freepublish/submit` was applied to more than once (must stay 0).
+        var draftsSubmittedTwice = 0
     }
 
     var platform = Column()
@@ -99,8 +101,12 @@ struct ChaosReport {
             seen.formUnion(digest.ids)
         }
         let drafts = await wechat.drafts.count
-        let submissions = await wechat.submittedMediaIDs
+        let submissions = await wechat.submissions
         let resubmitted = Dictionary(submissions.map { ($0, 1) }, uniquingKeysWith: +).filter { $0.value > 1 }
+        report.wechat.draftsSubmittedTwice = resubmitted.count
+        if !resubmitted.isEmpty {
+            report.failures.append("\(resubmitted.count) WeChat drafts submitted more than once: \(resubmitted.keys.sorted().prefix(20))")
+        }
         if report.wechat.duplicates > 0 {
             report.failures.append("\(report.wechat.duplicates) postings published twice on WeChat, in \(repeatedDigests) repeated digests")
         }
@@ -223,6 +229,7 @@ struct ChaosReport {
             row("store: dead-lettered attempts") { $0.storeDeadLettered },
             row("store: redeliveries recognised") { $0.storeDuplicateAttempts },
             row("store: retried attempts") { $0.storeRetried },
+            row("drafts submitted twice (WeChat)") { $0.draftsSubmittedTwice },
         ]
         out += lines
         out.append(failures.isEmpty ? "RESULT: nothing lost, every check passed" : "RESULT: FAILED\n  - " + failures.joined(separator: "\n  - "))

@@ -1,5 +1,8 @@
 import ChannelStandIns
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import JobCastCore
 import JobCastTestSupport
 import Logging
@@ -50,11 +53,14 @@ import Testing
             _ = try await client.submitPublish(mediaID: first)
             #expect(first != second)
             #expect(await standIn.issuedTokens == ["token-1"])
-            let tokenRequests = await standIn.requests(to: .token)
+            #expect(await standIn.requests(to: .token).isEmpty, "the old endpoint, which breaks the other workers' tokens, is not used")
+            let tokenRequests = await standIn.requests(to: .stableToken)
             #expect(tokenRequests.count == 1)
-            let query = try #require(tokenRequests.first?.query)
-            #expect(query == ["grant_type": "client_credential", "appid": "wx-test-app", "secret": "wechat-test-secret"])
-            let calls = await standIn.requests.filter { $0.path != WeChatStandIn.Endpoint.token.rawValue }
+            let body = try #require(tokenRequests.first?.jsonObject)
+            #expect(body["grant_type"] as? String == "client_credential" && body["appid"] as? String == "wx-test-app")
+            #expect(body["secret"] as? String == "wechat-test-secret" && body["force_refresh"] as? Bool == false)
+            #expect(tokenRequests.first?.query["secret"] == nil, "the secret is in the body, not the URL")
+            let calls = await standIn.requests.filter { $0.path != WeChatStandIn.Endpoint.stableToken.rawValue }
             #expect(calls.count == 3)
             #expect(calls.allSatisfy { $0.method == "POST" && $0.query["access_token"] == "token-1" })
         }
@@ -83,6 +89,55 @@ import Testing
         }
     }
 
+    @Test("a standby taking over fetches the same stable token: the active worker's token keeps working")
+    func aStandbyDoesNotInvalidateTheActiveToken() async throws {
+        try await Self.withWeChat { standIn, active in
+            _ = try await active.addDraft(Self.smallDraft())
+            // A standby (another process: another client) starts and takes over, fetching a token of its own.
+            let standby = WeChatClient(
+                configuration: .init(apiBase: try #require(await standIn.baseURL), appID: standIn.appID, secret: standIn.secret), logger: Self.logger)
+            #expect(try await standby.accessToken() == "token-1")
+            _ = try await standby.addDraft(Self.smallDraft("第二篇"))
+            _ = try await active.addDraft(Self.smallDraft("第三篇"))
+            #expect(await standIn.issuedTokens == ["token-1"])
+            #expect(await standIn.requests(to: .draftAdd).map { $0.query["access_token"] } == ["token-1", "token-1", "token-1"], "no call was refused")
+            #expect(await standIn.forcedRefreshes == 0)
+
+            // What the old endpoint would have done: each fetch ends the token before it.
+            let base = try #require(await standIn.baseURL)
+            let old = try #require(URL(string: base + "/cgi-bin/token?grant_type=client_credential&appid=\(standIn.appID)&secret=\(standIn.secret)"))
+            for _ in 0..<2 { _ = try await URLSession.shared.data(from: old) }
+            let (plainFirst, plainSecond) = (await standIn.issuedTokens[1], await standIn.issuedTokens[2])
+            for (token, works) in [(plainFirst, false), (plainSecond, true), ("token-1", true)] {
+                let url = try #require(URL(string: base + "/cgi-bin/freepublish/batchget?access_token=\(token)"))
+                var request = URLRequest(url: url)
+                request.httpMethod = "POST"
+                request.httpBody = Data(#"{"offset":0,"count":1,"no_content":1}"#.utf8)
+                let (data, _) = try await URLSession.shared.data(for: request)
+                let errcode = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["errcode"] as? Int
+                #expect((errcode == nil) == works, "\(token): \(String(decoding: data, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test("a rejected stable token is forced once: the first worker forces, the second takes the new one unforced")
+    func aRejectedStableTokenIsForcedOnce() async throws {
+        try await Self.withWeChat { standIn, first in
+            let second = WeChatClient(
+                configuration: .init(apiBase: try #require(await standIn.baseURL), appID: standIn.appID, secret: standIn.secret), logger: Self.logger)
+            _ = try await first.addDraft(Self.smallDraft())
+            _ = try await second.addDraft(Self.smallDraft("第二篇"))
+            await standIn.breakStableToken()
+            _ = try await first.addDraft(Self.smallDraft("第三篇"))
+            _ = try await second.addDraft(Self.smallDraft("第四篇"))
+            #expect(await standIn.issuedTokens == ["token-1", "token-2"])
+            #expect(await standIn.forcedRefreshes == 1)
+            let forced = await standIn.requests(to: .stableToken).compactMap { $0.jsonObject?["force_refresh"] as? Bool }
+            #expect(forced == [false, false, false, true, false], "\(forced)")
+            #expect(await standIn.requests(to: .draftAdd).map { $0.query["access_token"] } == ["token-1", "token-1", "token-1", "token-2", "token-1", "token-2"])
+        }
+    }
+
     @Test func aTokenIsRenewedBeforeItsLifetimeEnds() async throws {
         // Lifetime 8 s: renewed after half of it at the latest. (Long enough that a loaded machine's slow
         // first call does not outlive the token.)
@@ -103,10 +158,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [45009, -1])
-    func quotaAndBusyErrcodesAreRetriedLater(errcode: Int) async throws {
+    @Test(arguments: [45011, -1])
+    func busyErrcodesAreRetriedLater(errcode: Int) async throws {
         try await Self.withWeChat { standIn, client in
-            await standIn.failNext(errcode: errcode, errmsg: "reach max api daily quota limit", on: .draftAdd)
+            await standIn.failNext(errcode: errcode, errmsg: "system busy", on: .draftAdd)
             let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .seconds(5))
             #expect(outcome.mediaID == nil)
             guard case .retry(let failure) = outcome.result, case let (status, reason) = (failure.status, failure.reason) else {
@@ -121,6 +176,42 @@ import Testing
         }
     }
 
+    @Test("45009, 40164 and 48001 park the channel (retryable to anyone who does not park); 40164's fix names the IP")
+    func parkingErrcodes() async throws {
+        try await Self.withWeChat { standIn, client in
+            await standIn.exhaustQuota()
+            do throws(WeChatAPIError) {
+                _ = try await client.addDraft(Self.smallDraft())
+                Issue.record("draft/add went through with the quota spent")
+            } catch {
+                #expect(error.parking == .dailyQuota && error.isRetryable && error.errcode == 45009)
+            }
+            #expect(try await client.quotaRemaining(cgiPath: "/cgi-bin/draft/add") == 0)
+            await standIn.resetQuota()
+            #expect(try await client.quotaRemaining(cgiPath: "/cgi-bin/draft/add") > 0)
+
+            await standIn.refusePermission(on: [.publishSubmit])
+            do throws(WeChatAPIError) {
+                _ = try await client.submitPublish(mediaID: "media-x")
+                Issue.record("submit went through without the permission")
+            } catch {
+                #expect(error.parking == .permission)
+            }
+            await standIn.refuseCallerIP()
+            await client.invalidateToken(try await client.accessToken())
+            do throws(WeChatAPIError) {
+                _ = try await client.quotaRemaining(cgiPath: "/cgi-bin/draft/add")
+                Issue.record("a call went through from an IP not whitelisted")
+            } catch {
+                #expect(error.parking == .ipWhitelist && error.endpoint == "cgi-bin/stable_token")
+                let fix = WeChatParking.ipWhitelist.explanation(errmsg: error.description, endpoint: error.endpoint)
+                #expect(fix.contains("IP \(standIn.callerIP)") && fix.contains("whitelist"), "\(fix)")
+            }
+        }
+        #expect(WeChatAPIError.errcode(45166, errmsg: "content refused", endpoint: "cgi-bin/draft/add", status: 200).parking == nil)
+        #expect(RetryPolicy.transientWeChatErrcodes == [-1, 45011])
+    }
+
     @Test func otherErrcodesAreDeadWithErrcodeAndErrmsg() async throws {
         try await Self.withWeChat { standIn, client in
             await standIn.failNext(errcode: 45166, errmsg: "invalid content", on: .draftAdd)
@@ -132,7 +223,7 @@ import Testing
     @Test func aWrongSecretIsDeadAndTheSecretIsInNoReason() async throws {
         try await Self.withWeChat(secret: "not-the-secret") { standIn, client in
             let outcome = await client.publish(Self.smallDraft())
-            #expect(outcome.result == .dead(DeliveryFailure(.wechatErrcode, status: 40125, reason: "WeChat cgi-bin/token: errcode 40125: invalid appsecret")))
+            #expect(outcome.result == .dead(DeliveryFailure(.wechatErrcode, status: 40125, reason: "WeChat cgi-bin/stable_token: errcode 40125: invalid appsecret")))
             #expect(await standIn.drafts.isEmpty)
         }
     }
@@ -154,7 +245,7 @@ import Testing
 
     @Test func publishRunsTheThreeStepsAndPollsUntilPublished() async throws {
         let draft = try Self.sampleDraft()
-        try await Self.withWeChat(WeChatStandIn(publishingPolls: 2)) { standIn, client in
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 2, publishingDelay: nil)) { standIn, client in
             let outcome = await client.publish(draft, pollInterval: .milliseconds(50), timeout: .seconds(10))
             #expect(outcome.result == .delivered(status: 0))
             let mediaID = try #require(outcome.mediaID)
@@ -185,7 +276,7 @@ import Testing
     }
 
     @Test func publishingPastTheTimeoutIsRetriedAndFinishedWithoutASecondDraft() async throws {
-        try await Self.withWeChat(WeChatStandIn(publishingPolls: 1000)) { standIn, client in
+        try await Self.withWeChat(WeChatStandIn(publishingPolls: 1000, publishingDelay: nil)) { standIn, client in
             let outcome = await client.publish(Self.smallDraft(), pollInterval: .milliseconds(20), timeout: .milliseconds(200))
             guard case .retry = outcome.result else {
                 Issue.record("expected retry, got \(outcome.result)")
@@ -230,6 +321,6 @@ import Testing
             Issue.record("expected retry, got \(outcome.result)")
             return
         }
-        #expect(reason.hasPrefix("WeChat cgi-bin/token: "))
+        #expect(reason.hasPrefix("WeChat cgi-bin/stable_token: "))
     }
 }

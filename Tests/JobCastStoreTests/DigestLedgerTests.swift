@@ -22,6 +22,8 @@ struct DigestLedgerTests {
             #expect(first.postings.map(\.postingId) == ["a", "b", "c"], "article order is kept")
             #expect(first.isOpen)
 
+            #expect(first.fingerprint == nil && first.updatedAt.unixMilliseconds == digest.updatedAt.unixMilliseconds)
+
             // Same id, other content: a changed posting is not in that digest.
             #expect(try await store.digests(containing: [Self.key("b", "h2")]).isEmpty)
             // Platform keys never match a WeChat digest.
@@ -53,6 +55,60 @@ struct DigestLedgerTests {
             try await store.recordDigest(older)
             let found = try await store.digests(containing: [Self.key("b"), Self.key("a")])
             #expect(found.map(\.mediaID) == ["M_OLD", "M_NEW"])
+        }
+    }
+
+    @Test("a posting version is held by one digest at a time: the second is refused until the first fails", arguments: TestBackend.allCases)
+    func oneDigestPerVersion(backend: TestBackend) async throws {
+        try await withStore(backend) { store, place in
+            let first = DigestRecord(mediaID: "M_1", workerID: "w1", postings: [Self.key("a"), Self.key("b")], fingerprint: "F1")
+            try await store.recordDigest(first)
+            // Another worker (another connection to the same database) drafted b again, and c.
+            let other = try await place.open()
+            let second = DigestRecord(mediaID: "M_2", workerID: "w2", postings: [Self.key("c"), Self.key("b")])
+            await #expect(throws: DigestConflict.self) { try await other.recordDigest(second) }
+            #expect(try await store.digests(containing: [Self.key("c")]).isEmpty, "a refused digest leaves nothing behind")
+            // Another version of b, and b twice in one digest, are fine.
+            try await other.recordDigest(DigestRecord(mediaID: "M_3", workerID: "w2", postings: [Self.key("b", "h2"), Self.key("b", "h2")]))
+            #expect(try await store.digests(containing: [Self.key("b", "h2")]).map(\.postings) == [[Self.key("b", "h2")]])
+            // Published still holds the versions; failed lets them go.
+            try await store.updateDigest(id: first.id, state: .published, publishID: "P1")
+            await #expect(throws: DigestConflict.self) { try await other.recordDigest(second) }
+            try await store.updateDigest(id: first.id, state: .failed, publishID: nil)
+            try await other.recordDigest(second)
+            #expect(try await store.digests(containing: [Self.key("b")]).map(\.mediaID) == ["M_2"])
+            try await other.close()
+        }
+    }
+
+    @Test("two workers claim one digest for submit: exactly one wins; a stale claim is taken over once", arguments: TestBackend.allCases)
+    func claimOnce(backend: TestBackend) async throws {
+        try await withStore(backend) { store, place in
+            let digest = DigestRecord(mediaID: "M_1", workerID: "w1", postings: [Self.key("a")], fingerprint: "F1")
+            try await store.recordDigest(digest)
+            let other = try await place.open()
+            let read = try #require(try await store.digest(id: digest.id))
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (ledger, worker) in [(store, "w1"), (other, "w2"), (store, "w3"), (other, "w4")] {
+                    group.addTask { try await ledger.claimDigest(read, workerID: worker) }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(wins == 1)
+            let claimed = try #require(try await store.digest(id: digest.id))
+            #expect(claimed.state == .submitting && claimed.publishID == nil && claimed.fingerprint == "F1")
+            #expect(claimed.updatedAt > read.updatedAt)
+            // A claim read before it changed cannot be taken over; one read as it is now can, by one worker.
+            #expect(try await other.claimDigest(read, workerID: "w5") == false)
+            #expect(try await other.claimDigest(claimed, workerID: "w5"))
+            #expect(try await store.claimDigest(claimed, workerID: "w6") == false)
+            #expect(try await store.digest(id: digest.id)?.workerID == "w5")
+            // Submitted, published: nothing left to claim.
+            try await store.updateDigest(id: digest.id, state: .submitted, publishID: "P1")
+            let submitted = try #require(try await store.digest(id: digest.id))
+            #expect(try await store.claimDigest(submitted, workerID: "w7") == false)
+            #expect(try await store.digest(id: "no-such-digest") == nil)
+            try await other.close()
         }
     }
 }

@@ -39,7 +39,7 @@ public final class TestSlots: Sendable {
     }
 
     /// The tests that run a broker virtual host of their own with worker processes and thousands of messages: this
-    /// many at once (`JOBCAST_TEST_SLOTS`, default 4). On two cores, every such test at once (about 40) drove the load
+    /// many at once (`JOBCAST_TEST_SLOTS`, default 4, at least 2: one test takes two virtual hosts). On two cores, every such test at once (about 40) drove the load
     /// average past 30, and tests then failed on time alone (logins timed out, a broker stopped too late).
-    public static let brokerTests = TestSlots(Int(ProcessInfo.processInfo.environment["JOBCAST_TEST_SLOTS"] ?? "") ?? 4)
+    public static let brokerTests = TestSlots(max(2, Int(ProcessInfo.processInfo.environment["JOBCAST_TEST_SLOTS"] ?? "") ?? 4))
 }

@@ -57,6 +57,7 @@ struct DeadLetterCategoryTests {
             MetricNames.enqueueToDelivery, MetricNames.inFlight, MetricNames.wechatTokenRefreshes, MetricNames.wechatDigestsPublished,
             MetricNames.storeBatchSize, MetricNames.storeBatchDuration, MetricNames.brokerConnected, MetricNames.brokerReconnects,
             MetricNames.queueDepth, MetricNames.queueConsumers, MetricNames.queueDepthUp, MetricNames.channelPaused,
+            MetricNames.wechatParked,
         ]
         #expect(Set(families) == Set(MetricNames.help.keys))
         #expect(families.allSatisfy { $0.hasPrefix("jobcast_") })

@@ -1,4 +1,5 @@
 import AMQP
+import ChannelStandIns
 import Foundation
 import JobCastBroker
 import JobCastChannels
@@ -106,7 +107,8 @@ struct WorkerHarness {
     /// Runs the outbox workers of the given channels in this process until their queues are empty.
     func runUntilEmpty(
         _ channels: [DeliveryChannel] = DeliveryChannel.allCases, settings overrides: [String: String] = [:],
-        platform: (any PlatformChannel)? = nil, wechat: (any WeChatChannel)? = nil
+        platform: (any PlatformChannel)? = nil, wechat: (any WeChatChannel)? = nil,
+        watching: (@Sendable ([ChannelWorker]) async throws -> Void)? = nil
     ) async throws {
         let settings = try settings(overrides)
         let store = try await openStore()
@@ -114,6 +116,7 @@ struct WorkerHarness {
         let writer = OutboxWriter(root: outbox)
         let brokers = [try AMQPConfiguration(url: brokerURL)]
         try await withThrowingTaskGroup(of: Void.self) { group in
+            var workers: [ChannelWorker] = []
             for channel in channels {
                 let driver: any ChannelDriver = switch channel {
                 case .platform:
@@ -124,14 +127,22 @@ struct WorkerHarness {
                     WeChatDigestDriver(
                         destination: wechat ?? WeChatOutbox(writer: writer, logger: Self.logger), renderer: WeChatRenderer(templates: templates),
                         ledger: store, workerID: settings.workerID, digestMax: settings.digestMax, digestWindow: .milliseconds(Int(settings.digestWindow * 1000)),
-                        pollInterval: .milliseconds(100), publishTimeout: .seconds(20))
+                        pollInterval: .milliseconds(100), publishTimeout: .seconds(20),
+                        probeInterval: .milliseconds(Int(settings.quotaProbeInterval * 1000)))
                 }
                 let worker = ChannelWorker(driver: driver, store: store, brokers: brokers, settings: settings, untilEmpty: true, logger: Self.logger)
+                workers.append(worker)
                 group.addTask { try await worker.run() }
             }
+            if let watching { group.addTask { [workers] in try await watching(workers) } }
             try await group.waitForAll()
         }
         try await store.close()
+    }
+
+    /// A WeChat API client for a stand-in, as the worker would make it (5 s timeout).
+    static func wechatClient(_ standIn: WeChatStandIn, baseURL: String) -> WeChatClient {
+        WeChatClient(configuration: .init(apiBase: baseURL, appID: standIn.appID, secret: standIn.secret, timeout: .seconds(5)), logger: logger)
     }
 
     /// Everything in a channel's dead queue (taken off it).

@@ -216,6 +216,44 @@ struct WorkerMetricsTests {
         await standIn.stop()
     }
 
+    @Test("WeChat quota spent (45009): /readyz 503 naming it and jobcast_wechat_parked 1; once it returns, 200, 0 and all published")
+    func wechatParkedVisible() async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn(publishingPolls: 0)
+        let baseURL = try await standIn.start()
+        await standIn.exhaustQuota()
+        try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(5)))
+        let token = "metrics-test-token"
+        let port = Int.random(in: 43_000..<44_000)
+        let worker = try startWorker(
+            harness, channel: .wechat, port: port, token: token,
+            environment: [
+                "JOBCAST_WECHAT_API_BASE": baseURL, "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
+                "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb-media-id", "JOBCAST_WECHAT_DIGEST_WINDOW": "1", "JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL": "0.5",
+            ])
+        defer { if worker.isRunning { worker.terminate() } }
+        let parked = ["reason": "daily_quota"]
+        _ = try await scrape(worker, port: port, token: token) { Self.value($0, "jobcast_wechat_parked", parked) == 1 }
+        let ready = try await get("http://127.0.0.1:\(port)/readyz")
+        #expect(ready.status == 503)
+        #expect(ready.body.contains("parked") && ready.body.contains("errcode 45009"), "\(ready.body)")
+
+        await standIn.resetQuota()
+        let text = try await scrape(worker, port: port, token: token) { samples in
+            Self.value(samples, "jobcast_wechat_parked", parked) == 0
+                && (Self.value(samples, "jobcast_deliveries_total", ["channel": "wechat", "outcome": "delivered"]) ?? 0) >= 5
+        }
+        let samples = try Self.parse(text).samples
+        #expect(Self.value(samples, "jobcast_wechat_parked", parked) == 0, "\(text)")
+        #expect(Self.value(samples, "jobcast_wechat_parked", ["reason": "ip_whitelist"]) == 0)
+        #expect(Self.value(samples, "jobcast_deliveries_total", ["channel": "wechat", "outcome": "delivered"]) == 5)
+        #expect(Self.value(samples, "jobcast_deliveries_total", ["channel": "wechat", "outcome": "retried"]) ?? 0 == 0)
+        #expect(try await get("http://127.0.0.1:\(port)/readyz").status == 200)
+        try await stop(worker)
+        await standIn.stop()
+    }
+
     @Test("jobcast worker refuses to serve /metrics beyond loopback without JOBCAST_HTTP_TOKEN")
     func refusesOpenListen() async throws {
         let result = try await runProcess(

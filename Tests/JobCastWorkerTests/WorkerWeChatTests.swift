@@ -1,5 +1,6 @@
 import ChannelStandIns
 import Foundation
+import JobCastBroker
 import JobCastChannels
 import JobCastCore
 import JobCastStore
@@ -10,13 +11,7 @@ import Testing
 /// The WeChat digest worker against a real HTTP server standing in for the WeChat API.
 @Suite("Worker against the WeChat stand-in", .requiresRabbitMQ)
 struct WorkerWeChatTests {
-    func client(_ standIn: WeChatStandIn, baseURL: String) -> WeChatClient {
-        WeChatClient(
-            configuration: .init(apiBase: baseURL, appID: standIn.appID, secret: standIn.secret, timeout: .seconds(5)),
-            logger: WorkerHarness.logger)
-    }
-
-    @Test("40001 refreshes the token; 45009 sends the digest's postings round the retry queue; then one draft is published")
+    @Test("40001 refreshes the token; 45011 sends the digest's postings round the retry queue; then one draft is published")
     func tokenRefreshAndRateLimit() async throws {
         let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
@@ -24,10 +19,10 @@ struct WorkerWeChatTests {
         let baseURL = try await standIn.start()
         let postings = Array(try SampleData.postings().prefix(10))
         await standIn.failNext(1, errcode: 40001, errmsg: "invalid credential", on: .draftAdd)
-        await standIn.failNext(1, errcode: 45009, errmsg: "reach max api daily quota limit", on: .draftAdd)
+        await standIn.failNext(1, errcode: 45011, errmsg: "api minute-quota reach limit", on: .draftAdd)
         try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(10)))
         // The retried postings come back spread by the retry jitter (up to 0.2 s): a 3 s window gathers them in one digest.
-        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: client(standIn, baseURL: baseURL))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         #expect(await standIn.issuedTokens.count == 2)
         let drafts = await standIn.drafts
@@ -54,7 +49,7 @@ struct WorkerWeChatTests {
         let values = Array(try SampleData.jsonValues().prefix(2))
         try await harness.publish(postings: values)
         try await harness.publish([(id: withdrawn.id, body: Data("{\"id\":\"\(withdrawn.id)\",\"action\":\"withdraw\"}".utf8))])
-        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: client(standIn, baseURL: baseURL))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
 
         let drafts = await standIn.drafts
         try #require(drafts.count == 1)
@@ -65,6 +60,138 @@ struct WorkerWeChatTests {
         let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
         #expect(wechat.attempts.delivered == 1)
         #expect(wechat.attempts.withdrawn == 2)
+        await standIn.stop()
+    }
+
+    @Test(
+        "a submit applied whose answer is lost: the retry asks WeChat (batchget), finds it published and submits nothing again",
+        arguments: [WeChatStandIn.AnswerLoss.cut, .delay(.seconds(8))])
+    func lostSubmitAnswer(loss: WeChatStandIn.AnswerLoss) async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn(publishingPolls: 0)
+        let baseURL = try await standIn.start()
+        await standIn.loseAnswers(1, on: .publishSubmit, loss)
+        try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(10)))
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "3"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
+
+        let drafts = await standIn.drafts
+        try #require(drafts.count == 1)
+        #expect(await standIn.submissions == [drafts[0].mediaID], "the draft was submitted again")
+        #expect(await !standIn.requests(to: .publishBatchGet).isEmpty, "WeChat was not asked")
+        let figures = try await harness.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.retried == 10)
+        #expect(wechat.attempts.delivered == 10)
+        #expect(try await harness.deadLetters(.wechat).isEmpty)
+        await standIn.stop()
+    }
+
+    @Test("two workers handed the same postings at once: both draft, one digest is recorded and submitted, once")
+    func twoWorkersSamePostings() async throws {
+        let first = try await WorkerHarness.make()
+        defer { first.cleanUp() }
+        let made = try await WorkerHarness.make()
+        defer { made.cleanUp() }
+        // Another broker (virtual host) hands the same postings to a second worker; both share the store.
+        let second = WorkerHarness(host: made.host, directory: first.directory)
+        let standIn = WeChatStandIn(publishingPolls: 2)
+        let baseURL = try await standIn.start()
+        // Both workers are past draft/add before either records its digest.
+        await standIn.holdDraftAnswers(untilDrafts: 2)
+        let values = Array(try SampleData.jsonValues().prefix(10))
+        try await first.publish(postings: values)
+        try await second.publish(postings: values)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for harness in [first, second] {
+                group.addTask {
+                    try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
+                }
+            }
+            try await group.waitForAll()
+        }
+
+        let drafts = await standIn.drafts
+        #expect(drafts.count == 2, "both workers drafted")
+        let submissions = await standIn.submissions
+        #expect(submissions.count == 1, "submitted: \(submissions)")
+        #expect(try await first.deadLetters(.wechat).isEmpty)
+        #expect(try await second.deadLetters(.wechat).isEmpty)
+        let figures = try await first.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.delivered == 20, "each worker's 10 messages are delivered (by the one publication)")
+        await standIn.stop()
+    }
+
+    @Test("the same posting three times in one batch (twice unchanged, then edited): once in the article, in its latest version")
+    func duplicatesInBatch() async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn()
+        let baseURL = try await standIn.start()
+        let values = Array(try SampleData.jsonValues().prefix(3))
+        guard case .object(var edited) = values[0] else { throw HarnessError(description: "a sample posting is not an object") }
+        edited["title"] = .string("Night-shift tower crane operator")
+        let oldTitle = try #require(values[0]["title"]?.stringValue)
+        try await harness.publish(postings: [values[0], values[1], values[0], .object(edited), values[2]])
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
+
+        let drafts = await standIn.drafts
+        try #require(drafts.count == 1)
+        let html = String(decoding: drafts[0].body, as: UTF8.self)
+        #expect(html.components(separatedBy: "Night-shift tower crane operator").count == 2, "the latest version, once")
+        #expect(!html.contains(oldTitle), "the older version was published")
+        #expect(await standIn.submissions.count == 1)
+        let figures = try await harness.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.delivered == 5)
+        let store = try await harness.openStore()
+        let id = try #require(values[0]["id"]?.stringValue)
+        let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(.object(edited)))])
+        #expect(held.count == 1 && held[0].postings.filter { $0.postingId == id }.count == 1)
+        try await store.close()
+        await standIn.stop()
+    }
+
+    @Test("publish_status 4 for one article of three: that article's postings dead-lettered with the reason, the rest delivered")
+    func oneArticleRejected() async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn()
+        let baseURL = try await standIn.start()
+        // As many postings as make a digest of three articles, rendered as the worker will.
+        let renderer = WeChatRenderer(templates: try ChannelTemplates())
+        let postings = try SampleData.postings()
+        let count = try #require(try (1...postings.count).first { try renderer.render(Array(postings.prefix($0))).draft.articles.count == 3 })
+        let digest = try renderer.render(Array(postings.prefix(count)))
+        let rejected = Set(zip(digest.postings, digest.articleNumbers).filter { $0.1 == 2 }.map(\.0.id))
+        try #require(!rejected.isEmpty && rejected.count < count)
+        await standIn.failPublications(status: 4, failedArticles: [2], publishingOthers: true)
+        try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(count)))
+        try await harness.runUntilEmpty(
+            [.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "2", "JOBCAST_WECHAT_DIGEST_MAX": "\(count)"],
+            wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
+
+        #expect(await standIn.submissions.count == 1)
+        let letters = try await harness.deadLetters(.wechat)
+        #expect(Set(letters.compactMap(\.properties.messageId)) == rejected)
+        for letter in letters {
+            let reason = letter.properties.headers?[DeadLetterHeaders.reason]?.stringValue ?? ""
+            #expect(reason.contains("publish_status 4") && reason.contains("rejected by the platform's review") && reason.contains("article 2 of 3"), "\(reason)")
+        }
+        let figures = try await harness.figures()
+        let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.delivered == count - rejected.count)
+        #expect(wechat.attempts.deadLettered == rejected.count)
+        #expect(wechat.attempts.retried == 0)
+        // The rejected postings are let go (a replay makes a new digest); the published ones stay with this one.
+        let store = try await harness.openStore()
+        for value in try SampleData.jsonValues().prefix(count) {
+            let id = try #require(value["id"]?.stringValue)
+            let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(value))])
+            #expect(held.map(\.state) == (rejected.contains(id) ? [] : [.published]), "\(id)")
+        }
+        try await store.close()
         await standIn.stop()
     }
 }

@@ -27,6 +27,9 @@ public struct WeChatOutbox: WeChatChannel {
 
     public func submitPublish(mediaID: String) async throws(WeChatAPIError) -> String { mediaID }
 
+    /// Submitting the same folder again changes nothing, so the outbox never claims to know.
+    public func findPublication(fingerprint: String, recent: Int) async throws(WeChatAPIError) -> WeChatPublishStatus? { nil }
+
     public func publishStatus(publishID: String) async throws(WeChatAPIError) -> WeChatPublishStatus {
         let folder = writer.root.appendingPathComponent("wechat/" + publishID.dropFirst(Self.idPrefix.count), isDirectory: true)
         let pages = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])

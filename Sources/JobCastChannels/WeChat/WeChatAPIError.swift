@@ -11,7 +11,8 @@ public struct WeChatAPIError: Error, Sendable, Equatable, CustomStringConvertibl
         public static let transport = Code(value: .transport)
         /// An HTTP status other than 2xx: 408/429/5xx are retried, others are not.
         public static let httpStatus = Code(value: .httpStatus)
-        /// WeChat answered with a non-zero `errcode`: -1, 45009 and 45011 are retried, others are not.
+        /// WeChat answered with a non-zero `errcode`: -1 and 45011 are retried; 45009, 40164 and 48001 park the channel
+        /// (``parking``; retryable to anyone who does not park); others are not retried.
         public static let errcode = Code(value: .errcode)
         /// A 2xx answer without the field the call needs (not JSON, no `media_id`, …). Retried.
         public static let badResponse = Code(value: .badResponse)
@@ -47,6 +48,12 @@ public struct WeChatAPIError: Error, Sendable, Equatable, CustomStringConvertibl
         self.details = details
     }
 
+    /// The errcode parks the channel (45009, 40164, 48001: ``RetryPolicy/wechatParking(errcode:)``).
+    public var parking: WeChatParking? {
+        guard code == .errcode, let errcode else { return nil }
+        return RetryPolicy.wechatParking(errcode: errcode)
+    }
+
     /// `.retry` or `.dead`; `status` is the errcode when WeChat gave one, else the HTTP status.
     public var deliveryResult: DeliveryResult {
         let failure = DeliveryFailure(cause, status: errcode ?? status, reason: description, retryAfter: retryAfter)
@@ -68,7 +75,7 @@ public struct WeChatAPIError: Error, Sendable, Equatable, CustomStringConvertibl
     static func errcode(_ errcode: Int, errmsg: String?, endpoint: String, status: Int) -> WeChatAPIError {
         WeChatAPIError(
             code: .errcode, endpoint: endpoint, status: status, errcode: errcode, errmsg: errmsg,
-            isRetryable: RetryPolicy.transientWeChatErrcodes.contains(errcode),
+            isRetryable: RetryPolicy.transientWeChatErrcodes.contains(errcode) || RetryPolicy.wechatParking(errcode: errcode) != nil,
             details: "errcode \(errcode): \(ChannelHTTP.excerpt(Data((errmsg ?? "").utf8)))")
     }
 }

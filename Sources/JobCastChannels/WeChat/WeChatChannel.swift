@@ -9,6 +9,18 @@ public protocol WeChatChannel: Sendable {
     func submitPublish(mediaID: String) async throws(WeChatAPIError) -> String
     /// `freepublish/get`: how the publish task is doing.
     func publishStatus(publishID: String) async throws(WeChatAPIError) -> WeChatPublishStatus
+    /// `freepublish/batchget`: whether the draft with this ``WeChatDraft/fingerprint`` is among the account's
+    /// `recent` latest publications (`.published`), or not (nil). What the worker asks before it submits a draft
+    /// again whose first submit may have gone through unseen.
+    func findPublication(fingerprint: String, recent: Int) async throws(WeChatAPIError) -> WeChatPublishStatus?
+    /// `openapi/quota/get`: calls of `cgiPath` (`/cgi-bin/draft/add`) left today. The parked worker's one cheap
+    /// call: it answers while the quota is spent, and fails (40164) while the IP is not whitelisted.
+    func quotaRemaining(cgiPath: String) async throws(WeChatAPIError) -> Int
+}
+
+extension WeChatChannel {
+    /// The outbox has no quota.
+    public func quotaRemaining(cgiPath: String) async throws(WeChatAPIError) -> Int { Int.max }
 }
 
 extension WeChatChannel {
@@ -60,7 +72,9 @@ extension WeChatChannel {
                 case .publishing:
                     lastReason = "still publishing"
                     lastStatus = 1
-                case .failed(let status, let failed):
+                case .failed(let status, let failed, let published):
+                    outcome.failedArticles = failed
+                    outcome.publishedArticles = published
                     let articles = failed.isEmpty ? "" : ", articles \(failed.map(String.init).joined(separator: ","))"
                     outcome.result = .dead(
                         DeliveryFailure(
@@ -69,7 +83,8 @@ extension WeChatChannel {
                     return outcome
                 }
             } catch {
-                guard error.isRetryable else {
+                // A parking errcode is not polled through: the worker parks and comes back to this publish_id.
+                guard error.isRetryable, error.parking == nil else {
                     outcome.result = error.deliveryResult
                     return outcome
                 }

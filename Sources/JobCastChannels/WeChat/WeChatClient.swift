@@ -5,11 +5,12 @@ import Logging
 import Metrics
 
 /// The public account's API over HTTP (docs/design.md "Channels"): the access token, `draft/add`,
-/// `freepublish/submit` and `freepublish/get`.
+/// `freepublish/submit`, `freepublish/get` and `freepublish/batchget`.
 ///
-/// The token from `GET /cgi-bin/token` is cached until ``Configuration/tokenRefreshMargin`` before its
-/// `expires_in` ends, fetched once for callers that ask at the same time, and fetched again when a
-/// call answers errcode 40001, 40014 or 42001 (that call is then made once more). Errors are
+/// The token from `POST /cgi-bin/stable_token` (one token for the whole fleet) is cached until
+/// ``Configuration/tokenRefreshMargin`` before its `expires_in` ends, fetched once for callers that ask at the
+/// same time, and fetched again when a call answers errcode 40001, 40014 or 42001 (that call is then made once
+/// more; `force_refresh` only if WeChat still hands out the rejected token). Errors are
 /// ``WeChatAPIError``s: -1, 45009, 45011, 408/429/5xx and transport failures are retryable, other
 /// errcodes and statuses are not. Neither the secret nor the token is ever logged.
 public actor WeChatClient: WeChatChannel {
@@ -39,7 +40,7 @@ public actor WeChatClient: WeChatChannel {
         }
     }
 
-    /// Counter (swift-metrics): access tokens fetched from `cgi-bin/token`.
+    /// Counter (swift-metrics): new access tokens received from `cgi-bin/stable_token`.
     public static let tokenRefreshesMetric = "jobcast_wechat_token_refreshes_total"
     /// Counter (swift-metrics): digests whose `freepublish/get` answered publish_status 0.
     public static let digestsPublishedMetric = "jobcast_wechat_digests_published_total"
@@ -49,6 +50,10 @@ public actor WeChatClient: WeChatChannel {
     private let logger: Logger
     private var cachedToken: (value: String, renewAt: ContinuousClock.Instant)?
     private var tokenFetch: Task<(value: String, renewAt: ContinuousClock.Instant), any Error>?
+    /// The token WeChat last rejected (40001, 40014, 42001), until a new one is fetched.
+    private var rejectedToken: String?
+    private var lastForced: ContinuousClock.Instant?
+    private var lastToken: String?
 
     public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger) {
         self.configuration = configuration
@@ -101,8 +106,45 @@ public actor WeChatClient: WeChatChannel {
             return .publishing
         default:
             let failed = (answer.object["fail_idx"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.intValue }
-            return .failed(status: status, failedArticles: failed)
+            let detail = answer.object["article_detail"] as? [String: Any]
+            let published = (detail?["item"] as? [[String: Any]] ?? []).compactMap { ($0["idx"] as? NSNumber)?.intValue }
+            return .failed(status: status, failedArticles: failed, publishedArticles: published.filter { !failed.contains($0) })
         }
+    }
+
+    public func findPublication(fingerprint: String, recent: Int) async throws(WeChatAPIError) -> WeChatPublishStatus? {
+        let page = 20
+        var offset = 0
+        while offset < recent {
+            let body = (try? JSONSerialization.data(withJSONObject: ["offset": offset, "count": min(page, recent - offset), "no_content": 0], options: [.sortedKeys]))
+                ?? Data("{}".utf8)
+            let answer = try await call("cgi-bin/freepublish/batchget", body: body)
+            let items = answer.object["item"] as? [[String: Any]] ?? []
+            for item in items {
+                let news = (item["content"] as? [String: Any])?["news_item"] as? [[String: Any]] ?? []
+                let articles = news.map { (title: $0["title"] as? String ?? "", content: $0["content"] as? String ?? "") }
+                guard WeChatDraft.fingerprint(articles) == fingerprint else { continue }
+                let articleID: String? = switch item["article_id"] {
+                case let text as String: text
+                case let number as NSNumber: number.stringValue
+                default: nil
+                }
+                logger.info("WeChat lists the draft as published", metadata: ["wechat.article_id": "\(articleID ?? "-")"])
+                return .published(articleID: articleID, articleURLs: news.compactMap { $0["url"] as? String })
+            }
+            offset += items.count
+            let total = answer.int("total_count") ?? 0
+            if items.isEmpty || offset >= total { break }
+        }
+        return nil
+    }
+
+    public func quotaRemaining(cgiPath: String) async throws(WeChatAPIError) -> Int {
+        let answer = try await call("cgi-bin/openapi/quota/get", body: Self.json(["cgi_path": cgiPath]))
+        guard let quota = answer.object["quota"] as? [String: Any], let remain = (quota["remain"] as? NSNumber)?.intValue else {
+            throw answer.missing("quota.remain")
+        }
+        return remain
     }
 
     // MARK: The access token
@@ -129,26 +171,54 @@ public actor WeChatClient: WeChatChannel {
         }
     }
 
-    /// Forgets `token` (if it is still the cached one), so that the next call fetches a new one.
+    /// Forgets `token` (if it is still the cached one) because WeChat rejected it: the next call asks for the stable
+    /// token again, and forces a new one if WeChat still hands out this one.
     public func invalidateToken(_ token: String) {
         if cachedToken?.value == token { cachedToken = nil }
+        rejectedToken = token
     }
 
+    /// `POST cgi-bin/stable_token`: the same token for every worker of the account until it nears its end, so that
+    /// a worker starting (a standby taking over, a restart) never invalidates the others' (as `cgi-bin/token` does).
+    /// `force_refresh` only when the token WeChat hands out is the one it just rejected, at most once in 30 s (WeChat
+    /// allows about 20 a day).
     private func fetchToken() async throws(WeChatAPIError) -> (value: String, renewAt: ContinuousClock.Instant) {
-        let endpoint = "cgi-bin/token"
-        let url =
-            base + "/" + endpoint + "?grant_type=client_credential&appid=\(Self.query(configuration.appID))&secret=\(Self.query(configuration.secret))"
-        let answer = try await send(HTTPClientRequest(url: url), endpoint: endpoint)
+        let rejected = rejectedToken
+        var (token, lifetime) = try await stableToken(force: false)
+        if let rejected, token == rejected {
+            if let lastForced, ContinuousClock.now - lastForced < .seconds(30) {
+                throw WeChatAPIError(
+                    code: .errcode, endpoint: "cgi-bin/stable_token", isRetryable: true,
+                    details: "the access token was rejected again within 30 s of a forced refresh; not forcing another (WeChat allows about 20 a day)")
+            }
+            lastForced = ContinuousClock.now
+            logger.notice("WeChat rejected the stable access token; forcing a new one")
+            (token, lifetime) = try await stableToken(force: true)
+        }
+        if rejected != nil { rejectedToken = nil }
+        let early = min(configuration.tokenRefreshMargin, lifetime / 2)
+        if token != lastToken {
+            logger.debug("WeChat access token fetched", metadata: ["wechat.token_lifetime": "\(lifetime)"])
+            Counter(label: Self.tokenRefreshesMetric).increment()
+            lastToken = token
+        }
+        return (token, ContinuousClock.now + lifetime - early)
+    }
+
+    private func stableToken(force: Bool) async throws(WeChatAPIError) -> (String, Duration) {
+        let endpoint = "cgi-bin/stable_token"
+        var request = HTTPClientRequest(url: base + "/" + endpoint)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        let body: [String: Any] = ["grant_type": "client_credential", "appid": configuration.appID, "secret": configuration.secret, "force_refresh": force]
+        request.body = .bytes((try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data())
+        let answer = try await send(request, endpoint: endpoint)
         if let errcode = answer.int("errcode"), errcode != 0 {
             // Here 40001/40125 mean a wrong secret, 40013 a wrong app id, 40164 a server not on the IP allowlist.
             throw WeChatAPIError.errcode(errcode, errmsg: answer.string("errmsg"), endpoint: endpoint, status: answer.status)
         }
         guard let token = answer.string("access_token"), !token.isEmpty else { throw answer.missing("access_token") }
-        let lifetime = Duration.seconds(answer.int("expires_in") ?? 7200)
-        let early = min(configuration.tokenRefreshMargin, lifetime / 2)
-        logger.debug("WeChat access token fetched", metadata: ["wechat.token_lifetime": "\(lifetime)"])
-        Counter(label: Self.tokenRefreshesMetric).increment()
-        return (token, ContinuousClock.now + lifetime - early)
+        return (token, Duration.seconds(max(1, answer.int("expires_in") ?? 7200)))
     }
 
     // MARK: Calls

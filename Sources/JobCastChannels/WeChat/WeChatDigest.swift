@@ -8,4 +8,6 @@ public struct WeChatDigest: Sendable, Hashable {
     public var postings: [Posting]
     /// Postings of the batch left out because the draft was full, in the order they were given.
     public var overflow: [Posting]
+    /// The article (1-based, as WeChat's `fail_idx` counts) each of ``postings`` is in.
+    public var articleNumbers: [Int] = []
 }

@@ -11,6 +11,9 @@ public struct WeChatPublishOutcome: Sendable, Equatable {
     public var articleID: String?
     /// Permanent links of the published articles, in article order.
     public var articleURLs: [String]
+    /// publish_status 2–6: the articles that failed (`fail_idx`, 1-based) and those WeChat lists as published anyway.
+    public var failedArticles: [Int] = []
+    public var publishedArticles: [Int] = []
     /// `.delivered` when published; otherwise `.retry` or `.dead` with the reason.
     public var result: DeliveryResult
 

@@ -5,8 +5,9 @@ public enum WeChatPublishStatus: Sendable, Equatable {
     /// `publish_status` 1: still being published; ask again later.
     case publishing
     /// `publish_status` 2 and above (2 originality check failed, 3 failed, 4 rejected by review,
-    /// 5 deleted by the user, 6 blocked by the platform), with the failed articles' 1-based numbers.
-    case failed(status: Int, failedArticles: [Int])
+    /// 5 deleted by the user, 6 blocked by the platform), with the failed articles' 1-based numbers (`fail_idx`) and
+    /// those WeChat lists as published all the same (`article_detail`).
+    case failed(status: Int, failedArticles: [Int], publishedArticles: [Int] = [])
 
     public static func describe(failedStatus status: Int) -> String {
         switch status {

@@ -92,7 +92,8 @@ public struct WeChatRenderer: Sendable {
         }
         return WeChatDigest(
             draft: WeChatDraft(articles: rendered), postings: included,
-            overflow: batch.filter { !includedIDs.contains($0.id) })
+            overflow: batch.filter { !includedIDs.contains($0.id) },
+            articleNumbers: articles.enumerated().flatMap { n, indices in indices.map { _ in n + 1 } })
     }
 
     /// Stable grouping: industries in order of first appearance, postings in given order within one.

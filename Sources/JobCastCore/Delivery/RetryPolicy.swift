@@ -53,8 +53,62 @@ public struct RetryPolicy: Sendable, Hashable {
         status == 408 || status == 429 || (500...599).contains(status)
     }
 
-    /// WeChat errcodes worth trying again later: -1 (system busy), 45009 (daily API quota), 45011 (called too often).
-    public static let transientWeChatErrcodes: Set<Int> = [-1, 45009, 45011]
+    /// WeChat errcodes worth trying again soon, round the retry queues: -1 (system busy), 45011 (called too often).
+    public static let transientWeChatErrcodes: Set<Int> = [-1, 45011]
+
+    /// WeChat errcodes that no retry delay can outlast: the channel parks (holds its postings, takes no more, probes
+    /// every `JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL`) instead of spending attempts. docs/channels.md has the table.
+    public static func wechatParking(errcode: Int) -> WeChatParking? {
+        switch errcode {
+        case 45009: .dailyQuota
+        case 40164: .ipWhitelist
+        case 48001: .permission
+        default: nil
+        }
+    }
+}
+
+/// Why the WeChat channel is parked, and what ends it.
+public enum WeChatParking: String, Sendable, CaseIterable {
+    /// 45009: the account's daily API quota is spent; it returns at midnight Beijing time, or when an administrator
+    /// calls `clear_quota`.
+    case dailyQuota = "daily_quota"
+    /// 40164: this server's IP is not on the account's API IP whitelist.
+    case ipWhitelist = "ip_whitelist"
+    /// 48001: the account lacks the permission for the API.
+    case permission
+
+    public var errcode: Int {
+        switch self {
+        case .dailyQuota: 45009
+        case .ipWhitelist: 40164
+        case .permission: 48001
+        }
+    }
+
+    /// What an operator reads: what is wrong and the fix, from WeChat's `errmsg` (which names the calling IP for 40164)
+    /// and the API path.
+    public func explanation(errmsg: String, endpoint: String) -> String {
+        switch self {
+        case .dailyQuota:
+            return "WeChat's daily API quota for \(endpoint) is spent (errcode 45009); postings wait until it returns at midnight "
+                + "Beijing time, or until an administrator resets it (clear_quota)"
+        case .ipWhitelist:
+            let ip = Self.callingIP(in: errmsg).map { "IP \($0)" } ?? "this server's IP (WeChat did not name it)"
+            return "WeChat refuses calls from \(ip) (errcode 40164): add it to the account's API IP whitelist "
+                + "(mp.weixin.qq.com → 设置与开发 → 基本配置 → IP白名单); postings wait"
+        case .permission:
+            return "the account lacks the permission for \(endpoint) (errcode 48001): grant it "
+                + "(mp.weixin.qq.com → 设置与开发 → 接口权限; a verified account is needed for publishing); postings wait"
+        }
+    }
+
+    /// The IP in WeChat's 40164 `errmsg`: "invalid ip 203.0.113.7 ipv6 ::ffff:203.0.113.7, not in whitelist rid: …".
+    static func callingIP(in errmsg: String) -> String? {
+        guard let range = errmsg.range(of: "invalid ip ") else { return nil }
+        let ip = errmsg[range.upperBound...].prefix { !$0.isWhitespace && $0 != "," }
+        return ip.isEmpty ? nil : String(ip)
+    }
 }
 
 /// Exponential backoff with jitter, for every loop that waits before trying again: reconnecting to the broker,

@@ -11,7 +11,9 @@ import SQLKit
 /// - `jobcast_attempts`: one row per delivery attempt.
 /// - `jobcast_deliveries`: one row per (posting id, channel, content hash) delivered: the idempotency key.
 /// - `jobcast_wechat_digests`, `jobcast_wechat_digest_postings`: each WeChat digest (draft `media_id`,
-///   `publish_id`, state) and its postings, recorded before submit (``DigestLedger``).
+///   `publish_id`, state, fingerprint) and its postings by id and content hash, recorded before submit and
+///   claimed (`submitting`) by one worker before it submits; a posting version is held by at most one digest
+///   that has not failed (``DigestLedger``, migration 4).
 /// - `jobcast_operator_actions`: the audit log of the operator's console: who replayed, purged, paused or
 ///   resumed what, when, and how many messages it touched (``OperatorAction``).
 /// - `jobcast_channel_controls`: whether a channel is paused, why, by whom, since when (``FleetControl``).
@@ -149,6 +151,72 @@ enum SchemaMigrations {
                     PRIMARY KEY (worker_id, channel)
                 )
                 """,
+            ]
+        ),
+        Migration(
+            version: 4,
+            name: "WeChat digests claimed before submit; a posting version in at most one open digest",
+            statements: [
+                // The state gains 'submitting' (claimed by one worker, submit under way) and 'revoked' (deleted or
+                // banned after publication); SQLite cannot change a CHECK in place, so both tables are rebuilt.
+                """
+                CREATE TABLE jobcast_wechat_digests_v4 (
+                    id TEXT PRIMARY KEY,
+                    media_id TEXT NOT NULL,
+                    publish_id TEXT,
+                    state TEXT NOT NULL
+                        CHECK (state IN ('drafted', 'submitting', 'submitted', 'published', 'failed', 'revoked')),
+                    worker_id TEXT NOT NULL,
+                    fingerprint TEXT,
+                    created_ms BIGINT NOT NULL,
+                    updated_ms BIGINT NOT NULL
+                )
+                """,
+                """
+                INSERT INTO jobcast_wechat_digests_v4 (id, media_id, publish_id, state, worker_id, fingerprint, created_ms, updated_ms)
+                SELECT id, media_id, publish_id, state, worker_id, NULL, created_ms, updated_ms FROM jobcast_wechat_digests
+                """,
+                // Members are keyed by posting id and content hash, with the article (1-based) they are in; `active`
+                // is 1 while the digest holds them (open or published) and 0 once they failed. The partial unique
+                // index is the claim.
+                """
+                CREATE TABLE jobcast_wechat_digest_postings_v4 (
+                    digest_id TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    posting_id TEXT NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    article INTEGER,
+                    active INTEGER NOT NULL CHECK (active IN (0, 1)),
+                    PRIMARY KEY (digest_id, posting_id, content_hash)
+                )
+                """,
+                """
+                INSERT INTO jobcast_wechat_digest_postings_v4 (digest_id, position, posting_id, content_hash, active)
+                SELECT p.digest_id, p.position, p.posting_id, p.content_hash, CASE WHEN d.state = 'failed' THEN 0 ELSE 1 END
+                FROM jobcast_wechat_digest_postings p JOIN jobcast_wechat_digests d ON d.id = p.digest_id
+                """,
+                // A version held by two digests before this migration stays with the oldest.
+                """
+                UPDATE jobcast_wechat_digest_postings_v4 SET active = 0
+                WHERE active = 1 AND EXISTS (
+                    SELECT 1 FROM jobcast_wechat_digest_postings_v4 o
+                    JOIN jobcast_wechat_digests_v4 od ON od.id = o.digest_id
+                    JOIN jobcast_wechat_digests_v4 d ON d.id = jobcast_wechat_digest_postings_v4.digest_id
+                    WHERE o.posting_id = jobcast_wechat_digest_postings_v4.posting_id
+                      AND o.content_hash = jobcast_wechat_digest_postings_v4.content_hash AND o.active = 1
+                      AND (od.created_ms < d.created_ms OR (od.created_ms = d.created_ms AND od.id < d.id))
+                )
+                """,
+                "DROP TABLE jobcast_wechat_digest_postings",
+                "DROP TABLE jobcast_wechat_digests",
+                "ALTER TABLE jobcast_wechat_digests_v4 RENAME TO jobcast_wechat_digests",
+                "ALTER TABLE jobcast_wechat_digest_postings_v4 RENAME TO jobcast_wechat_digest_postings",
+                "CREATE INDEX jobcast_wechat_digest_members_key ON jobcast_wechat_digest_postings (posting_id, content_hash)",
+                """
+                CREATE UNIQUE INDEX jobcast_wechat_digest_members_held
+                ON jobcast_wechat_digest_postings (posting_id, content_hash) WHERE active = 1
+                """,
+                "CREATE INDEX jobcast_wechat_digests_state ON jobcast_wechat_digests (state, updated_ms)",
             ]
         ),
     ]

@@ -23,7 +23,7 @@ public enum MetricNames {
     public static let enqueueToDelivery = "jobcast_enqueue_to_delivery_seconds"
     /// Gauge {channel}: messages taken but not yet settled.
     public static let inFlight = "jobcast_deliveries_in_flight"
-    /// Counter: WeChat access tokens fetched (at start, before expiry, and after errcode 40001/40014/42001).
+    /// Counter: new WeChat access tokens received from stable_token (at start, near expiry, after a forced refresh).
     public static let wechatTokenRefreshes = WeChatClient.tokenRefreshesMetric
     /// Counter: WeChat digests that reached publish_status 0.
     public static let wechatDigestsPublished = WeChatClient.digestsPublishedMetric
@@ -35,6 +35,9 @@ public enum MetricNames {
     public static let brokerConnected = "jobcast_broker_connected"
     /// Gauge {channel}: 1 while an operator has paused the channel (`jobcast pause`), else 0.
     public static let channelPaused = "jobcast_channel_paused"
+    /// Gauge {reason}: 1 while the WeChat channel is parked for this reason (`daily_quota`, `ip_whitelist`, `permission`:
+    /// errcode 45009, 40164, 48001), else 0.
+    public static let wechatParked = "jobcast_wechat_parked"
     /// Counter {channel}: connections lost and reconnected.
     public static let brokerReconnects = "jobcast_broker_reconnects_total"
     /// Gauge {queue}: messages ready in each JobCast queue, read from the broker by passive declare.
@@ -60,6 +63,7 @@ public enum MetricNames {
         brokerConnected: "1 while the channel's worker is connected to RabbitMQ and consuming, else 0.",
         brokerReconnects: "Connections to RabbitMQ made again after one was lost.",
         channelPaused: "1 while an operator has paused the channel (jobcast pause), else 0.",
+        wechatParked: "1 while the WeChat channel is parked (daily quota 45009, IP whitelist 40164, permission 48001), else 0.",
         queueDepth: "Messages ready in each JobCast queue, read from the broker.",
         queueConsumers: "Consumers on each JobCast queue, read from the broker.",
         queueDepthUp: "1 when the last queue-depth read reached the broker, else 0.",
