@@ -6,7 +6,7 @@ import Foundation
 ///
 /// - The virtual host is the percent-decoded path: `/%2F` is `/`, the default when the path is missing or empty.
 /// - Query parameters follow RabbitMQ's URI spec: `heartbeat` (seconds, 0 disables), `frame_max`, `channel_max`,
-///   `connection_timeout` (milliseconds), and for TLS `cacertfile`, `certfile`, `keyfile`, `verify=verify_none`
+///   `connection_timeout` and `login_timeout` (milliseconds), and for TLS `cacertfile`, `certfile`, `keyfile`, `verify=verify_none`
 ///   (turns peer verification off; don't), `verify_hostname=false`. `connection_name` names the connection in
 ///   the management UI.
 public struct AMQPConfiguration: Sendable, Hashable {
@@ -41,7 +41,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
     public var channelMax: Int
     /// For the TCP connect (and, with TLS, its handshake), in seconds (URL parameter `connection_timeout`, in ms).
     public var connectTimeout: Double
-    /// For the AMQP login once the socket is open, in seconds. Longer than the connect:
+    /// For the AMQP login once the socket is open, in seconds (URL parameter `login_timeout`, in ms). Longer than the connect:
     /// a broker that accepted the socket is there, and a busy one (a node starting beside it, a burst of
     /// connections) can take more than ten seconds to log a client in.
     public var loginTimeout: Double
@@ -105,6 +105,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
             case "frame_max": config.frameMax = try integer(maximum: Int(Int32.max))
             case "channel_max": config.channelMax = try integer(maximum: 65535)
             case "connection_timeout": config.connectTimeout = Double(try integer(maximum: 3_600_000)) / 1000
+            case "login_timeout": config.loginTimeout = Double(try integer(maximum: 3_600_000)) / 1000
             case "connection_name": config.connectionName = value
             case "cacertfile": tls?.caFile = value
             case "certfile": tls?.certFile = value
@@ -115,7 +116,7 @@ public struct AMQPConfiguration: Sendable, Hashable {
             default:
                 throw AMQPError(
                     .invalidURL,
-                    "unknown query parameter '\(item.name)'; known: heartbeat, frame_max, channel_max, connection_timeout, connection_name, cacertfile, certfile, keyfile, verify, verify_hostname"
+                    "unknown query parameter '\(item.name)'; known: heartbeat, frame_max, channel_max, connection_timeout, login_timeout, connection_name, cacertfile, certfile, keyfile, verify, verify_hostname"
                 )
             }
         }

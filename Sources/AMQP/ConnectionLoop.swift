@@ -193,7 +193,7 @@ final class ConnectionLoop: @unchecked Sendable {
                 error.code = .authenticationFailed
                 error.message = "RabbitMQ at \(configuration.redactedURL) refused user '\(configuration.user)': check the user name and password"
             } else if error.code == .timeout {
-                error.message = "RabbitMQ at \(configuration.redactedURL) accepted the connection but did not log us in within \(Int(configuration.loginTimeout)) s: the node is starting or overloaded (rabbitmq-diagnostics status)"
+                error.message = "RabbitMQ at \(configuration.redactedURL) accepted the connection but did not log us in within \(configuration.loginTimeout.formatted(.number.precision(.fractionLength(0...1)))) s: the node is starting or overloaded (rabbitmq-diagnostics status)"
             } else if error.replyCode == 530 {
                 error.code = .authenticationFailed
                 error.message = "virtual host '\(configuration.vhost)' does not exist or user '\(configuration.user)' may not use it (rabbitmqctl add_vhost / set_permissions)"

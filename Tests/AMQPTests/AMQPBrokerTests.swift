@@ -257,6 +257,16 @@ struct AMQPBrokerTests {
         #expect(denied?.code == .authenticationFailed)
         #expect(denied?.message.contains("not-the-password") == false)
 
+        // A broker that takes the connection and never logs us in: the login's own timeout, said as such.
+        let silent = try SilentListener()
+        defer { silent.close() }
+        var mute = try TestBroker.configuration()
+        mute.port = silent.port
+        mute.loginTimeout = 1
+        let unanswered = await #expect(throws: AMQPError.self) { try await AMQPConnection.connect(mute, logger: TestBroker.logger) }
+        #expect(unanswered?.code == .timeout)
+        #expect(unanswered?.message.contains("accepted the connection but did not log us in within 1 s") == true, "\(String(describing: unanswered))")
+
         // A list of nodes: the dead one is skipped.
         let connection = try await AMQPConnection.connect(toAnyOf: [closed, try TestBroker.configuration()], logger: TestBroker.logger)
         #expect(connection.isOpen)

@@ -129,6 +129,19 @@ struct PublishCommandTests {
         #expect(result.stderr.contains("cannot reach the broker"))
     }
 
+    @Test("a broker that takes the connection but never logs us in is waited for up to --reconnect-timeout, then exit 3")
+    func silentBroker() async throws {
+        let silent = try SilentListener()
+        defer { silent.close() }
+        let file = RepositoryPaths.url("Samples/spring-job-fair.json").path
+        let result = try await CLI.run(
+            ["publish", file, "--reconnect-timeout", "2"], url: "amqp://guest:guest@127.0.0.1:\(silent.port)/%2F?login_timeout=500")
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("did not log us in within 0.5 s"), "\(result.stderr)")
+        #expect(result.stderr.contains("did not log us in within"), "\(result.stderr)")
+        #expect(result.stderr.contains("nothing was published"), "\(result.stderr)")
+    }
+
     @Test("jobcast withdraw sends valid withdrawals with routing key posting.withdraw; a bad id is rejected")
     func withdraw() async throws {
         try await TestExchange.with { setup in
