@@ -35,6 +35,8 @@ public struct WorkerSettings: Sendable {
     /// `JOBCAST_PLATFORM_RATE_LIMIT`: platform requests per second for the whole fleet (each worker takes its share
     /// of the live platform workers); nil: no limit.
     public var platformRateLimit: Double?
+    /// `JOBCAST_POSTING_TIMEZONE`, `JOBCAST_NOW`: when a posting that reaches the worker has expired.
+    public var postingClock: PostingClock
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -57,6 +59,7 @@ public struct WorkerSettings: Sendable {
         httpPort = try integer("JOBCAST_HTTP_PORT", 9464)
         platformRateLimit = try reader.integer("JOBCAST_PLATFORM_RATE_LIMIT").map(Double.init)
         retryDelays = try reader.secondsList("JOBCAST_RETRY_DELAYS") ?? [5, 30, 120, 600]
+        postingClock = try PostingClock(reader: reader)
     }
 
     /// The retry policy these settings describe (`JOBCAST_MAX_ATTEMPTS`, `JOBCAST_RETRY_DELAYS`).

@@ -29,6 +29,7 @@ public final class SQLDeliveryStore: DeliveryStore {
             try await Self.insert(attempts: attempts, on: db)
             let delivered = attempts.filter { $0.outcome == .delivered }
             let won = try await Self.markDelivered(delivered.map { ($0.key, $0.at) }, on: db)
+            try await Self.forgetDelivered(attempts.filter { $0.outcome == .withdrawn }, on: db)
             var receipt = RecordReceipt()
             for key in Set(delivered.map(\.key)) {
                 if won.contains(key) {
@@ -67,6 +68,43 @@ public final class SQLDeliveryStore: DeliveryStore {
         }
     }
 
+    public func claimVersions(channel: DeliveryChannel, _ claims: [VersionClaim]) async throws -> [String: Int64] {
+        // One row per posting, its highest claim: PostgreSQL refuses to update a row twice in one statement.
+        var highest: [String: Int64] = [:]
+        for claim in claims { highest[claim.postingId] = max(highest[claim.postingId] ?? .min, claim.rank) }
+        guard !highest.isEmpty else { return [:] }
+        let rows = highest.sorted { $0.key < $1.key }
+        let now = Date().unixMilliseconds
+        return try await DeliveryStoreError.readable { try await self.backend.transaction(logger: self.logger) { db in
+            var ranks: [String: Int64] = [:]
+            for chunk in rows.chunked(into: Self.rowsPerStatement) {
+                let values = chunk.map { id, rank -> SQLQueryString in
+                    "(\(bind: id), \(bind: channel.rawValue), \(bind: rank), \(bind: rank & 1), \(bind: now))"
+                }
+                // The conditional update decides every race: a lower rank never replaces a higher one.
+                try await db.raw(
+                    """
+                    INSERT INTO jobcast_posting_versions (posting_id, channel, version_rank, withdrawn, updated_ms)
+                    VALUES \(values.joined(separator: ", "))
+                    ON CONFLICT (posting_id, channel) DO UPDATE SET
+                        version_rank = excluded.version_rank, withdrawn = excluded.withdrawn, updated_ms = excluded.updated_ms
+                    WHERE excluded.version_rank > jobcast_posting_versions.version_rank
+                    """
+                ).run()
+                let ids = chunk.map { SQLQueryString("\(bind: $0.key)") }
+                for row in try await db.raw(
+                    """
+                    SELECT posting_id, version_rank FROM jobcast_posting_versions
+                    WHERE channel = \(bind: channel.rawValue) AND posting_id IN (\(ids.joined(separator: ", ")))
+                    """
+                ).all() {
+                    ranks[try row.decode(column: "posting_id", as: String.self)] = try row.decode(column: "version_rank", as: Int64.self)
+                }
+            }
+            return ranks
+        } }
+    }
+
     public func checkAvailable() async throws {
         try await DeliveryStoreError.readable {
             try await self.backend.withConnection(logger: self.logger) { db in
@@ -91,6 +129,31 @@ public final class SQLDeliveryStore: DeliveryStore {
                 """
             ).first()
             return row != nil
+        }
+    }
+
+    public func history(postingID: String) async throws -> [AttemptRecord] {
+        try await DeliveryStoreError.readable {
+            try await self.backend.withConnection(logger: self.logger) { db in
+                try await db.raw(
+                    """
+                    SELECT posting_id, channel, content_hash, attempt, outcome, code, error, latency_ms, worker_id, at_ms
+                    FROM jobcast_attempts WHERE posting_id = \(bind: postingID) ORDER BY id
+                    """
+                ).all().map { row in
+                    let channel = try row.decode(column: "channel", as: String.self)
+                    let outcome = try row.decode(column: "outcome", as: String.self)
+                    guard let channel = DeliveryChannel(rawValue: channel), let outcome = AttemptOutcome(rawValue: outcome) else {
+                        throw DeliveryStoreError(.invalidValue, "Unknown channel \(channel) or outcome \(outcome) in jobcast_attempts.")
+                    }
+                    return AttemptRecord(
+                        postingId: try row.decode(column: "posting_id", as: String.self), channel: channel,
+                        contentHash: try row.decode(column: "content_hash", as: String.self), attempt: try row.decode(column: "attempt", as: Int.self),
+                        outcome: outcome, code: try row.decode(column: "code", as: Int?.self), error: try row.decode(column: "error", as: String?.self),
+                        latencyMs: try row.decode(column: "latency_ms", as: Int?.self), workerId: try row.decode(column: "worker_id", as: String.self),
+                        at: Date(unixMilliseconds: try row.decode(column: "at_ms", as: Int.self)))
+                }
+            }
         }
     }
 
@@ -161,6 +224,19 @@ public final class SQLDeliveryStore: DeliveryStore {
                 VALUES \(rows.joined(separator: ", "))
                 """
             ).run()
+        }
+    }
+
+    /// A delivered withdrawal: the posting's delivered keys on that channel are forgotten (a later, newer publish of
+    /// the same content is delivered again, not taken for a duplicate).
+    static func forgetDelivered(_ withdrawals: [AttemptRecord], on db: any SQLDatabase) async throws {
+        for (channel, attempts) in Dictionary(grouping: withdrawals, by: \.channel) {
+            for chunk in Array(Set(attempts.map(\.postingId))).chunked(into: rowsPerStatement) {
+                let ids = chunk.map { SQLQueryString("\(bind: $0)") }
+                try await db.raw(
+                    "DELETE FROM jobcast_deliveries WHERE channel = \(bind: channel.rawValue) AND posting_id IN (\(ids.joined(separator: ", ")))"
+                ).run()
+            }
         }
     }
 

@@ -251,7 +251,7 @@ public final class ChannelWorker: Service, Sendable {
             driver: driver,
             intake: Intake(
                 channel: driver.channel, maxMessageBytes: settings.maxMessageBytes, maxAttempts: policy.maxAttempts,
-                retryQueues: Set(topology.retryQueues(driver.channel))),
+                retryQueues: Set(topology.retryQueues(driver.channel)), clock: settings.postingClock),
             settler: Settler(channel: driver.channel, policy: policy, workerID: settings.workerID, publisher: broker, metrics: metrics, logger: logger),
             store: store,
             configuration: .init(

@@ -66,7 +66,7 @@ struct WorkerMetricsTests {
         let worker = Process()
         worker.executableURL = try JobCastBinary.url()
         worker.arguments = ["worker", "--channel", channel, "--concurrency", "2"]
-        var environment = ProcessInfo.processInfo.environment
+        var environment = SampleData.childEnvironment.merging(ProcessInfo.processInfo.environment) { $1 }
         environment["JOBCAST_AMQP_URL"] = harness.brokerURL
         environment["JOBCAST_DATABASE_URL"] = "sqlite://" + harness.databasePath
         environment["JOBCAST_OUTBOX_DIR"] = harness.outbox.path
