@@ -21,9 +21,12 @@ public protocol ChannelDriver: Sendable {
 public struct DeliveryItem: Sendable {
     public var message: PostingMessage
     public var contentHash: String
+    /// A publish of a posting this channel already delivered with other content: a correction (WeChat marks it 更新).
+    public var isCorrection: Bool
 
-    public init(message: PostingMessage, contentHash: String) {
+    public init(message: PostingMessage, contentHash: String, isCorrection: Bool = false) {
         self.message = message
         self.contentHash = contentHash
+        self.isCorrection = isCorrection
     }
 }

@@ -132,6 +132,33 @@ struct WorkerLifecycleTests {
         await standIn.stop()
     }
 
+    @Test("a correction: PUT again on the platform; on WeChat the next digest shows it once, marked 更新, never as a new posting")
+    func correction() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        let platform = client(standIn, baseURL: baseURL)
+        let id = "lifecycle-correction-1"
+        try await harness.publish(postings: [try Self.posting(id, title: "保洁员（原）", updatedAt: "2026-03-01T09:00:00+08:00")])
+        try await harness.runUntilEmpty(platform: platform)
+        let first = try harness.wechatArticles()
+        #expect(first.joined().contains("保洁员（原）") && !first.joined().contains("更新"))
+
+        try await harness.publish(postings: [try Self.posting(id, title: "保洁员（改）", updatedAt: "2026-03-02T09:00:00+08:00")])
+        try await harness.runUntilEmpty(platform: platform)
+        #expect(Self.title(await standIn.jobs[id]) == "保洁员（改）")
+        #expect(await standIn.requests(forJob: id).map(\.method) == ["PUT", "PUT"])
+        let articles = try harness.wechatArticles()
+        let corrected = articles.filter { $0.contains("保洁员（改）") }
+        #expect(corrected.count == 1)
+        #expect(corrected.first?.components(separatedBy: "【更新】").count == 2, "the corrected posting is marked once")
+        #expect(corrected.first?.components(separatedBy: "保洁员（改）").count == 2)
+        #expect(!articles.filter { $0.contains("保洁员（原）") }.contains { $0.contains("更新") })
+        #expect(try await Self.outcomes(harness, id, channel: .wechat) == ["delivered", "delivered"])
+        await standIn.stop()
+    }
+
     @Test("an expired posting published raw, as a pika script would: not delivered, recorded expired; its neighbour is delivered")
     func expiredPostingIsNotDelivered() async throws {
         let harness = try WorkerHarness.make()

@@ -96,7 +96,7 @@ struct ConsumerSession: Sendable {
                     case .deliver(let batch):
                         group.addTask {
                             let started = ContinuousClock.now
-                            let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash) })
+                            let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash, isCorrection: $0.isCorrection) })
                             metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
                             let settled = await settler.settle(Array(zip(batch, results)))
                             recorder.submit(settled)

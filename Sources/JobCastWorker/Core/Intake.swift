@@ -13,6 +13,8 @@ struct ReadyMessage: Sendable {
     /// The message's version in milliseconds since 1970, and where it came from (``PostingVersion``).
     var version: Int64
     var versionSource: PostingVersion.Source
+    /// The channel delivered this posting before with other content (and no withdrawal since): a correction.
+    var isCorrection = false
 
     var versionRank: Int64 { PostingVersion.rank(milliseconds: version, withdrawal: message.isWithdrawal) }
 }
@@ -131,10 +133,12 @@ struct Intake: Sendable {
         }
         var duplicates: [ReadyMessage] = []
         var fresh: [ReadyMessage] = []
-        for item in ready {
+        let deliveredIDs = Set(delivered.map(\.postingId))
+        for var item in ready {
             if case .publish = item.message, delivered.contains(DeliveryKey(postingId: item.message.id, channel: channel, contentHash: item.contentHash)) {
                 duplicates.append(item)
             } else {
+                if case .publish = item.message { item.isCorrection = deliveredIDs.contains(item.message.id) }
                 fresh.append(item)
             }
         }

@@ -15,7 +15,8 @@ import Logging
 /// same draft — waits for its publication, or submits it if it never was — and never makes a second one.
 /// A posting found in a digest already published is reported delivered without publishing it again.
 ///
-/// A withdrawal in the same batch drops its posting from the digest; both are recorded as withdrawn.
+/// A withdrawal in the same batch drops its posting from the digest; both are recorded as withdrawn. A correction
+/// (a newer version of a posting the account already published) goes into the next digest once, marked 【更新】.
 public struct WeChatDigestDriver: ChannelDriver {
     public let channel = DeliveryChannel.wechat
     public let batchLimit: Int
@@ -51,6 +52,7 @@ public struct WeChatDigestDriver: ChannelDriver {
         var index: Int
         var posting: Posting
         var key: DeliveryKey
+        var isCorrection = false
     }
 
     public func deliver(_ batch: [DeliveryItem]) async -> [DeliveryResult] {
@@ -69,7 +71,10 @@ public struct WeChatDigestDriver: ChannelDriver {
                 if withdrawn.contains(posting.id) {
                     results[index] = .alreadyGone(status: nil)
                 } else {
-                    pending.append(Pending(index: index, posting: posting, key: DeliveryKey(postingId: posting.id, channel: .wechat, contentHash: item.contentHash)))
+                    pending.append(
+                        Pending(
+                            index: index, posting: posting, key: DeliveryKey(postingId: posting.id, channel: .wechat, contentHash: item.contentHash),
+                            isCorrection: item.isCorrection))
                 }
             }
         }
@@ -95,7 +100,7 @@ public struct WeChatDigestDriver: ChannelDriver {
 
         let digest: WeChatDigest
         do {
-            digest = try renderer.render(pending.map(\.posting))
+            digest = try renderer.render(pending.map(\.posting), updated: Set(pending.filter(\.isCorrection).map(\.posting.id)))
         } catch {
             return settle(results, pending, with: .dead(DeliveryFailure(.render, reason: "render: \(error)")))
         }
