@@ -159,6 +159,9 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
             "JOBCAST_POSTING_TIMEZONE", default: PostingClock.defaultTimeZone, kind: .timeZone,
             "the zone whose midnight ends a posting's `validUntil` day: after it, `jobcast publish` refuses the posting and workers record it `expired`"),
         .init(
+            "JOBCAST_TAKEDOWN_INTERVAL", default: "60", kind: .seconds, minimum: 0.1, maximum: 86_400,
+            "seconds between a platform worker's looks for delivered postings whose `validUntil` has passed (one worker of the fleet at a time takes them down)"),
+        .init(
             "JOBCAST_NOW", default: "(the system clock)", kind: .instant,
             "tests and rehearsals: the instant taken as now when deciding whether a posting has expired"),
         .init("JOBCAST_WORKER_ID", default: "host-pid", "names the worker in the store and the broker's connection list"),

@@ -37,6 +37,8 @@ public struct WorkerSettings: Sendable {
     public var platformRateLimit: Double?
     /// `JOBCAST_POSTING_TIMEZONE`, `JOBCAST_NOW`: when a posting that reaches the worker has expired.
     public var postingClock: PostingClock
+    /// `JOBCAST_TAKEDOWN_INTERVAL`: seconds between looks for delivered postings that have closed.
+    public var takedownInterval: Double
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -60,6 +62,7 @@ public struct WorkerSettings: Sendable {
         platformRateLimit = try reader.integer("JOBCAST_PLATFORM_RATE_LIMIT").map(Double.init)
         retryDelays = try reader.secondsList("JOBCAST_RETRY_DELAYS") ?? [5, 30, 120, 600]
         postingClock = try PostingClock(reader: reader)
+        takedownInterval = try seconds("JOBCAST_TAKEDOWN_INTERVAL", 60)
     }
 
     /// The retry policy these settings describe (`JOBCAST_MAX_ATTEMPTS`, `JOBCAST_RETRY_DELAYS`).
@@ -83,6 +86,7 @@ public struct WorkerSettings: Sendable {
             "JOBCAST_HTTP_HOST=\(httpHost)",
             "JOBCAST_HTTP_PORT=\(httpPort)",
             "JOBCAST_PLATFORM_RATE_LIMIT=\(platformRateLimit.map { "\($0)" } ?? "(no limit)")",
+            "JOBCAST_TAKEDOWN_INTERVAL=\(takedownInterval)",
         ]
     }
 }

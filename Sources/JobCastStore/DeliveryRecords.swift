@@ -14,7 +14,8 @@ public enum AttemptOutcome: String, Sendable, Codable, CaseIterable {
     case withdrawn
     /// An older version of a posting than the store holds for the channel: acked, not delivered.
     case superseded
-    /// A posting whose `validUntil` had passed when it reached the worker: acked, not delivered.
+    /// A posting whose `validUntil` had passed when it reached the worker (acked, not delivered), or a delivered
+    /// one taken down after its `validUntil` (platform DELETE; `code` is the platform's status).
     case expired
 }
 
@@ -47,6 +48,8 @@ public struct PostingFacts: Sendable, Hashable {
     public var counties: [String]
     /// When the store first saw this posting; kept from the first record, later records don't move it.
     public var firstSeen: Date
+    /// `YYYY-MM-DD`: the last day it is open (a delivered posting is taken down after it).
+    public var validUntil: String?
 
     public init(
         id: String,
@@ -55,8 +58,10 @@ public struct PostingFacts: Sendable, Hashable {
         industry: String,
         headcount: Int,
         counties: [String] = [],
-        firstSeen: Date = Date()
+        firstSeen: Date = Date(),
+        validUntil: String? = nil
     ) {
+        self.validUntil = validUntil
         self.id = id
         self.contentHash = contentHash
         self.employer = employer

@@ -105,6 +105,54 @@ public final class SQLDeliveryStore: DeliveryStore {
         } }
     }
 
+    // MARK: - Taking expired postings down
+
+    /// Takes or renews the lease `name` for `holder` until `now + duration` when it is free, expired or already
+    /// `holder`'s; true when `holder` holds it afterwards. One conditional upsert: however many workers ask at
+    /// once, one holds it.
+    public func acquireLease(_ name: String, holder: String, for duration: Duration, now: Date = Date()) async throws -> Bool {
+        let nowMs = now.unixMilliseconds
+        let until = nowMs + Int(duration.components.seconds * 1000) + Int(duration.components.attoseconds / 1_000_000_000_000_000)
+        return try await DeliveryStoreError.readable { try await self.backend.transaction(logger: self.logger) { db in
+            try await db.raw(
+                """
+                INSERT INTO jobcast_leases (name, holder, until_ms) VALUES (\(bind: name), \(bind: holder), \(bind: until))
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms
+                WHERE jobcast_leases.until_ms < \(bind: nowMs) OR jobcast_leases.holder = excluded.holder
+                """
+            ).run()
+            let row = try await db.raw("SELECT holder FROM jobcast_leases WHERE name = \(bind: name)").first()
+            return try row?.decode(column: "holder", as: String.self) == holder
+        } }
+    }
+
+    /// Postings delivered on `channel` (a delivered key, no withdrawal or takedown since) whose `validUntil` is
+    /// before `day` (`YYYY-MM-DD`): closed, and still up.
+    public func deliveredPostings(channel: DeliveryChannel, closedBefore day: String, limit: Int = 500) async throws -> [String] {
+        try await DeliveryStoreError.readable {
+            try await self.backend.withConnection(logger: self.logger) { db in
+                try await db.raw(
+                    """
+                    SELECT DISTINCT p.id FROM jobcast_postings p
+                    JOIN jobcast_deliveries d ON d.posting_id = p.id AND d.channel = \(bind: channel.rawValue)
+                    WHERE p.valid_until < \(bind: day)
+                    ORDER BY p.id LIMIT \(bind: limit)
+                    """
+                ).all().map { try $0.decode(column: "id", as: String.self) }
+            }
+        }
+    }
+
+    /// Records the takedowns of closed postings (`expired` attempts) and forgets their delivered keys on the channel,
+    /// in one transaction: they are not taken down twice, and a newer version is delivered afresh.
+    public func recordTakedowns(_ attempts: [AttemptRecord]) async throws {
+        guard !attempts.isEmpty else { return }
+        try await DeliveryStoreError.readable { try await self.backend.transaction(logger: self.logger) { db in
+            try await Self.insert(attempts: attempts, on: db)
+            try await Self.forgetDelivered(attempts, on: db)
+        } }
+    }
+
     public func checkAvailable() async throws {
         try await DeliveryStoreError.readable {
             try await self.backend.withConnection(logger: self.logger) { db in
@@ -181,13 +229,14 @@ public final class SQLDeliveryStore: DeliveryStore {
         let now = Date().unixMilliseconds
         for chunk in unique.chunked(into: rowsPerStatement) {
             let rows = chunk.map { p -> SQLQueryString in
-                "(\(bind: p.id), \(bind: p.contentHash), \(bind: p.employer), \(bind: p.industry), \(bind: p.headcount), \(bind: p.firstSeen.unixMilliseconds), \(bind: now))"
+                "(\(bind: p.id), \(bind: p.contentHash), \(bind: p.employer), \(bind: p.industry), \(bind: p.headcount), \(bind: p.firstSeen.unixMilliseconds), \(bind: now), \(bind: p.validUntil))"
             }
             try await db.raw(
                 """
-                INSERT INTO jobcast_postings (id, content_hash, employer, industry, headcount, first_seen_ms, updated_ms)
+                INSERT INTO jobcast_postings (id, content_hash, employer, industry, headcount, first_seen_ms, updated_ms, valid_until)
                 VALUES \(rows.joined(separator: ", "))
                 ON CONFLICT (id) DO UPDATE SET
+                    valid_until = COALESCE(excluded.valid_until, jobcast_postings.valid_until),
                     content_hash = excluded.content_hash,
                     employer = excluded.employer,
                     industry = excluded.industry,

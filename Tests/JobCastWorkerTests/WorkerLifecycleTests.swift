@@ -159,6 +159,49 @@ struct WorkerLifecycleTests {
         await standIn.stop()
     }
 
+    @Test("a delivered posting whose date passes (the clock moved by JOBCAST_NOW) is DELETEd once with three workers running; the open one stays")
+    func takedownOnceAcrossTheFleet() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        let closing = try Self.posting("lifecycle-closing-1", validUntil: "2023-04-30")
+        let open = try Self.posting("lifecycle-open-2", validUntil: "2023-05-31")
+        try await harness.publish(postings: [closing, open])
+        try await harness.runUntilEmpty([.platform], platform: client(standIn, baseURL: baseURL))  // on 2023-03-01: both open
+        #expect(await standIn.jobs.count == 2)
+
+        // 2023-05-01 noon in Shanghai: the first has closed. Three platform workers look every half second.
+        var workers: [Process] = []
+        defer { for worker in workers where worker.isRunning { worker.terminate() } }
+        for i in 0..<3 {
+            workers.append(
+                try harness.startWorkerProcess(
+                    channel: .platform,
+                    environment: [
+                        "JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_WORKER_ID": "takedown-\(i)",
+                        "JOBCAST_NOW": "2023-05-01T12:00:00+08:00", "JOBCAST_TAKEDOWN_INTERVAL": "0.5",
+                    ]))
+        }
+        try await waitFor(seconds: 60) { await standIn.requests(forJob: "lifecycle-closing-1").contains { $0.method == "DELETE" } }
+        // Let every worker look several more times: none may DELETE it again.
+        try await Task.sleep(for: .seconds(3))
+        for worker in workers { worker.terminate() }
+        try await waitFor(seconds: 60) { workers.allSatisfy { !$0.isRunning } }
+        #expect(workers.allSatisfy { $0.terminationStatus == 0 })
+
+        #expect(await standIn.requests(forJob: "lifecycle-closing-1").map(\.method) == ["PUT", "DELETE"])
+        #expect(await standIn.requests(forJob: "lifecycle-open-2").map(\.method) == ["PUT"])
+        #expect(await standIn.jobs["lifecycle-closing-1"] == nil)
+        #expect(await standIn.jobs["lifecycle-open-2"] != nil)
+        let store = try await harness.openStore()
+        let history = try await store.history(postingID: "lifecycle-closing-1").filter { $0.channel == .platform }
+        try await store.close()
+        #expect(history.map(\.outcome) == [.delivered, .expired])
+        #expect(history.last?.code == 204)
+        await standIn.stop()
+    }
+
     @Test("an expired posting published raw, as a pika script would: not delivered, recorded expired; its neighbour is delivered")
     func expiredPostingIsNotDelivered() async throws {
         let harness = try WorkerHarness.make()

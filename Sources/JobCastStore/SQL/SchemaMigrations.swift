@@ -18,6 +18,8 @@ import SQLKit
 /// - `jobcast_worker_heartbeats`: each worker's last heartbeat per channel (``FleetControl``).
 /// - `jobcast_posting_versions`: per posting and channel, the newest version seen (its rank: the version in
 ///   milliseconds, doubled, plus one for a withdrawal) and whether it withdrew the posting (``VersionClaim``).
+/// - `jobcast_postings.valid_until` (from 5): the last day the posting is open, for taking delivered ones down.
+/// - `jobcast_leases`: who runs a fleet-wide job (taking expired postings down) until when (``SQLDeliveryStore/acquireLease``).
 enum SchemaMigrations {
     struct Migration: Sendable {
         let version: Int
@@ -46,6 +48,14 @@ enum SchemaMigrations {
             worker_id TEXT NOT NULL,
             at_ms BIGINT NOT NULL,
             day TEXT NOT NULL
+        )
+        """
+
+    static let leasesTable = """
+        CREATE TABLE jobcast_leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until_ms BIGINT NOT NULL
         )
         """
 
@@ -193,6 +203,9 @@ enum SchemaMigrations {
             name: "posting versions and tombstones; outcomes superseded and expired",
             statements: [
                 postingVersionsTable,
+                leasesTable,
+                "ALTER TABLE jobcast_postings ADD COLUMN valid_until TEXT",
+                "CREATE INDEX jobcast_postings_valid_until ON jobcast_postings (valid_until)",
                 // SQLite cannot change a CHECK constraint in place: the table is copied (ids kept) and replaced.
                 attemptsTable5,
                 "INSERT INTO jobcast_attempts_5 SELECT * FROM jobcast_attempts",
@@ -205,6 +218,9 @@ enum SchemaMigrations {
             ],
             postgresStatements: [
                 postingVersionsTable,
+                leasesTable,
+                "ALTER TABLE jobcast_postings ADD COLUMN valid_until TEXT",
+                "CREATE INDEX jobcast_postings_valid_until ON jobcast_postings (valid_until)",
                 "ALTER TABLE jobcast_attempts DROP CONSTRAINT IF EXISTS jobcast_attempts_outcome_check",
                 "ALTER TABLE jobcast_attempts ADD CONSTRAINT jobcast_attempts_outcome_check CHECK (outcome IN (\(outcomesFrom5)))",
             ]

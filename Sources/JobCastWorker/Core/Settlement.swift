@@ -188,7 +188,7 @@ struct Settler: Sendable {
     static func facts(_ posting: Posting, hash: String) -> PostingFacts {
         PostingFacts(
             id: posting.id, contentHash: hash, employer: posting.employer.name, industry: posting.industry, headcount: posting.headcount,
-            counties: posting.sourceCounties ?? [])
+            counties: posting.sourceCounties ?? [], validUntil: posting.validUntil)
     }
 
     /// Publishes until the broker confirms, with backoff between tries (a missing queue or exchange, a nack, a
