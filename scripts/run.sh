@@ -37,7 +37,8 @@ fi
 echo "== declaring the topology"
 "$bin" topology >/dev/null
 echo "== publishing Samples/spring-job-fair.jsonl"
-"$bin" publish Samples/spring-job-fair.jsonl
+# The samples are the February 2023 fair: their dates move with the day of the run (2023-03-01 becomes today).
+"$bin" publish --dates-relative-to 2023-03-01 Samples/spring-job-fair.jsonl
 echo "== delivering (jobcast worker --until-empty)"
 JOBCAST_WECHAT_DIGEST_WINDOW=${JOBCAST_WECHAT_DIGEST_WINDOW:-2} "$bin" worker --until-empty
 echo "== delivery figures"

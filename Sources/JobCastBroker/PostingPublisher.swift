@@ -63,11 +63,18 @@ public struct PostingPublisher: Sendable {
 
     /// The message for one posting, as the wire contract says: routing key `posting.<action>`, persistent JSON,
     /// `message_id` = posting id, `mandatory`.
+    /// Each message's version (the header `x-jobcast-version`) is the time it is made, in milliseconds, increasing
+    /// within the process, so that a withdrawal after a publish in one file is the newer of the two.
     public static func message(for posting: PreparedPosting, exchange: String = QueueNames.postingsExchange) -> AMQPOutgoingMessage {
         AMQPOutgoingMessage(
             body: posting.body, exchange: exchange, routingKey: "posting.\(posting.action.rawValue)",
-            properties: .persistentJSON(messageId: posting.id), mandatory: true)
+            properties: .persistentJSON(
+                messageId: posting.id, headers: [PostingVersion.header: .string(PostingVersion.rfc3339(milliseconds: versions.next()))]),
+            mandatory: true)
     }
+
+    /// The versions this process stamps.
+    static let versions = PostingVersion.Stamp()
 
     /// Publishes `messages` in order; calls `onConfirmed(index)` once for each as its confirm arrives.
     /// - Throws: ``PublisherError``; `confirmed` says how many were confirmed (and reported) before.

@@ -55,6 +55,10 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         case choice
         /// Free text on one line (no control characters).
         case text
+        /// An IANA time zone name (`Asia/Shanghai`).
+        case timeZone
+        /// An RFC 3339 date-time with an offset (`2023-04-01T09:00:00+08:00`).
+        case instant
     }
 
     public init(
@@ -92,6 +96,8 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         case .directory: return "a folder (a path that is not a file)"
         case .choice: return "one of \((allowed ?? []).joined(separator: ", "))"
         case .text: return "text on one line, without control characters"
+        case .timeZone: return "an IANA time zone name, like Asia/Shanghai or UTC"
+        case .instant: return "an RFC 3339 date-time with an offset, like 2023-04-01T09:00:00+08:00"
         }
     }
 
@@ -152,6 +158,15 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
             "named dashboard tokens, one `NAME ROLE TOKEN` a line (ROLE `admin` or `read-only`), normally as `JOBCAST_HTTP_TOKENS_FILE`"),
         .init("JOBCAST_DASHBOARD_HOST", default: "127.0.0.1", requiredBy: [.dashboard], kind: .host, "where `jobcast dashboard` listens"),
         .init("JOBCAST_DASHBOARD_PORT", default: "9465", kind: .port, "the dashboard's port"),
+        .init(
+            "JOBCAST_POSTING_TIMEZONE", default: PostingClock.defaultTimeZone, kind: .timeZone,
+            "the zone whose midnight ends a posting's `validUntil` day: after it, `jobcast publish` refuses the posting and workers record it `expired`"),
+        .init(
+            "JOBCAST_TAKEDOWN_INTERVAL", default: "60", kind: .seconds, minimum: 0.1, maximum: 86_400,
+            "seconds between a platform worker's looks for delivered postings whose `validUntil` has passed (one worker of the fleet at a time takes them down)"),
+        .init(
+            "JOBCAST_NOW", default: "(the system clock)", kind: .instant,
+            "tests and rehearsals: the instant taken as now when deciding whether a posting has expired"),
         .init("JOBCAST_WORKER_ID", default: "host-pid", "names the worker in the store and the broker's connection list"),
         .init("JOBCAST_HTTP_TIMEOUT", default: "10", kind: .seconds, minimum: 0.001, maximum: 3600, "seconds one request to a channel may take"),
         .init(

@@ -113,6 +113,22 @@ extension EnvironmentReader {
         return text
     }
 
+    /// An IANA time zone name (`Asia/Shanghai`, `UTC`), or nil when unset.
+    public func timeZone(_ name: String) throws(SettingsError) -> TimeZone? {
+        guard let text = try text(name) else { return nil }
+        guard text.wholeMatch(of: /[A-Za-z_+\-]+(\/[A-Za-z0-9_+\-]+)*/) != nil, let zone = TimeZone(identifier: text) else {
+            throw Self.refusal(name, got: text, reason: "no such time zone")
+        }
+        return zone
+    }
+
+    /// An RFC 3339 date-time with an offset, or nil when unset.
+    public func instant(_ name: String) throws(SettingsError) -> Date? {
+        guard let text = try text(name) else { return nil }
+        guard let milliseconds = PostingVersion.milliseconds(rfc3339: text) else { throw Self.refusal(name, got: text) }
+        return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
     /// A value some other module parses (the broker URLs, the store's URL): `parse`'s error becomes a refusal that
     /// names the variable; the value and the parser's words are redacted when the variable is a secret.
     public func parsed<T>(_ name: String, _ parse: (String) throws -> T) throws(SettingsError) -> T? {

@@ -42,6 +42,8 @@ public struct Settings: Sendable {
     /// `JOBCAST_LOG_LEVEL`: `trace` … `critical`, lowercased; default `info`. (Logging starts before the settings
     /// are read, from the same variable; a bad level is refused here.)
     public var logLevel: String
+    /// `JOBCAST_POSTING_TIMEZONE` and `JOBCAST_NOW`: when postings close, and what "now" is for that.
+    public var postingClock: PostingClock
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -77,6 +79,7 @@ public struct Settings: Sendable {
         dashboardHost = try reader.host("JOBCAST_DASHBOARD_HOST") ?? "127.0.0.1"
         dashboardPort = try reader.integer("JOBCAST_DASHBOARD_PORT") ?? Self.defaultDashboardPort
         logLevel = try reader.choice("JOBCAST_LOG_LEVEL") ?? "info"
+        postingClock = try PostingClock(reader: reader)
         // Read by the store's statement counter; checked here with every other setting.
         _ = try reader.choice("JOBCAST_STORE_COUNT_SQL")
         if platformURL != nil, platformToken == nil {
@@ -108,7 +111,7 @@ public struct Settings: Sendable {
             "JOBCAST_DASHBOARD_HOST=\(dashboardHost)",
             "JOBCAST_DASHBOARD_PORT=\(dashboardPort)",
             "JOBCAST_LOG_LEVEL=\(logLevel)",
-        ]
+        ] + postingClock.lines
     }
 
     /// Refuses to serve `/metrics` or the dashboard beyond loopback without `JOBCAST_HTTP_TOKEN`.

@@ -37,6 +37,10 @@ public struct WorkerSettings: Sendable {
     /// `JOBCAST_PLATFORM_RATE_LIMIT`: platform requests per second for the whole fleet (each worker takes its share
     /// of the live platform workers); nil: no limit.
     public var platformRateLimit: Double?
+    /// `JOBCAST_POSTING_TIMEZONE`, `JOBCAST_NOW`: when a posting that reaches the worker has expired.
+    public var postingClock: PostingClock
+    /// `JOBCAST_TAKEDOWN_INTERVAL`: seconds between looks for delivered postings that have closed.
+    public var takedownInterval: Double
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let reader = EnvironmentReader(environment: environment)
@@ -60,6 +64,8 @@ public struct WorkerSettings: Sendable {
         httpPort = try integer("JOBCAST_HTTP_PORT", 9464)
         platformRateLimit = try reader.integer("JOBCAST_PLATFORM_RATE_LIMIT").map(Double.init)
         retryDelays = try reader.secondsList("JOBCAST_RETRY_DELAYS") ?? [5, 30, 120, 600]
+        postingClock = try PostingClock(reader: reader)
+        takedownInterval = try seconds("JOBCAST_TAKEDOWN_INTERVAL", 60)
     }
 
     /// The retry policy these settings describe (`JOBCAST_MAX_ATTEMPTS`, `JOBCAST_RETRY_DELAYS`).
@@ -84,6 +90,7 @@ public struct WorkerSettings: Sendable {
             "JOBCAST_HTTP_HOST=\(httpHost)",
             "JOBCAST_HTTP_PORT=\(httpPort)",
             "JOBCAST_PLATFORM_RATE_LIMIT=\(platformRateLimit.map { "\($0)" } ?? "(no limit)")",
+            "JOBCAST_TAKEDOWN_INTERVAL=\(takedownInterval)",
         ]
     }
 }

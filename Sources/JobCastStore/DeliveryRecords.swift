@@ -12,6 +12,27 @@ public enum AttemptOutcome: String, Sendable, Codable, CaseIterable {
     case deadLettered = "dead_lettered"
     /// A withdrawal reached the channel (platform DELETE, or dropped from a pending digest).
     case withdrawn
+    /// An older version of a posting than the store holds for the channel: acked, not delivered.
+    case superseded
+    /// A posting whose `validUntil` had passed when it reached the worker (acked, not delivered), or a delivered
+    /// one taken down after its `validUntil` (platform DELETE; `code` is the platform's status).
+    case expired
+}
+
+/// One message's claim to be a posting's newest word on a channel: its version's rank
+/// (``PostingVersion/rank(milliseconds:withdrawal:)``). The store keeps the highest rank per posting and channel;
+/// a message whose rank is below it is superseded.
+public struct VersionClaim: Sendable, Hashable {
+    public var postingId: String
+    public var rank: Int64
+
+    public init(postingId: String, rank: Int64) {
+        self.postingId = postingId
+        self.rank = rank
+    }
+
+    /// Odd ranks are withdrawals.
+    public var isWithdrawal: Bool { rank & 1 == 1 }
 }
 
 /// The facts about a posting that the delivery figures need. The worker maps a posting to this.
@@ -27,6 +48,8 @@ public struct PostingFacts: Sendable, Hashable {
     public var counties: [String]
     /// When the store first saw this posting; kept from the first record, later records don't move it.
     public var firstSeen: Date
+    /// `YYYY-MM-DD`: the last day it is open (a delivered posting is taken down after it).
+    public var validUntil: String?
 
     public init(
         id: String,
@@ -35,8 +58,10 @@ public struct PostingFacts: Sendable, Hashable {
         industry: String,
         headcount: Int,
         counties: [String] = [],
-        firstSeen: Date = Date()
+        firstSeen: Date = Date(),
+        validUntil: String? = nil
     ) {
+        self.validUntil = validUntil
         self.id = id
         self.contentHash = contentHash
         self.employer = employer

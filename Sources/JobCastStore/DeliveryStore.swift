@@ -6,12 +6,18 @@ import Foundation
 public protocol OutcomeStore: Sendable {
     /// Records postings (upserted by id; `firstSeen` kept from the first record) and attempts in one
     /// transaction. `delivered` attempts also mark their ``DeliveryKey`` delivered, atomically, in the
-    /// same transaction; the receipt says which keys this batch won.
+    /// same transaction; the receipt says which keys this batch won. `withdrawn` attempts forget the posting's
+    /// delivered keys on their channel, so that publishing it again (a newer version) delivers it again.
     @discardableResult
     func record(postings: [PostingFacts], attempts: [AttemptRecord]) async throws -> RecordReceipt
 
     /// The delivered keys of these postings on `channel`, in one query (the worker asks once per batch).
     func deliveredKeys(channel: DeliveryChannel, postingIDs: [String]) async throws -> Set<DeliveryKey>
+
+    /// Raises each posting's newest version on `channel` to the claim's rank where it is higher, atomically (a
+    /// conditional upsert: however many workers race, the highest rank stays), and returns each posting's rank
+    /// afterwards. A claim whose rank is below what is returned is superseded; one equal to it is the newest word.
+    func claimVersions(channel: DeliveryChannel, _ claims: [VersionClaim]) async throws -> [String: Int64]
 
     /// Throws when the store cannot be reached (a cheap `SELECT 1`): how the worker tells a store that is
     /// down from one that refused a particular row.
@@ -30,6 +36,10 @@ public protocol DeliveryStore: OutcomeStore, DigestLedger {
 
     /// Whether the key is already marked delivered.
     func isDelivered(_ key: DeliveryKey) async throws -> Bool
+
+    /// Every attempt recorded for one posting, on every channel, oldest first: its history through publish,
+    /// correction, withdrawal (`jobcast stats --posting ID`).
+    func history(postingID: String) async throws -> [AttemptRecord]
 
     /// The delivery figures for `jobcast stats`, without the broker's queue depths.
     func figures(_ query: StatsQuery) async throws -> DeliveryFigures

@@ -27,9 +27,12 @@ extension ChannelDriver {
 public struct DeliveryItem: Sendable {
     public var message: PostingMessage
     public var contentHash: String
+    /// A publish of a posting this channel already delivered with other content: a correction (WeChat marks it 更新).
+    public var isCorrection: Bool
 
-    public init(message: PostingMessage, contentHash: String) {
+    public init(message: PostingMessage, contentHash: String, isCorrection: Bool = false) {
         self.message = message
         self.contentHash = contentHash
+        self.isCorrection = isCorrection
     }
 }

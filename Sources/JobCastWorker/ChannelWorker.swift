@@ -37,14 +37,17 @@ public final class ChannelWorker: Service, Sendable {
     let control: (any FleetControl)?
     /// The fleet's `JOBCAST_PLATFORM_RATE_LIMIT` and the limiter that holds this worker's share of it.
     let rateLimit: (perSecond: Double, limiter: RateLimiter)?
+    /// Takes closed postings down (platform workers; not in `--until-empty` runs).
+    let takedown: ExpiredTakedown?
     let startedAt = Date()
 
     public init(
         driver: any ChannelDriver, store: any OutcomeStore, brokers: [AMQPConfiguration], settings: WorkerSettings,
         untilEmpty: Bool = false, control: (any FleetControl)? = nil, rateLimit: (perSecond: Double, limiter: RateLimiter)? = nil,
-        logger: Logger
+        takedown: ExpiredTakedown? = nil, logger: Logger
     ) {
         self.control = control
+        self.takedown = takedown
         self.rateLimit = rateLimit
         self.driver = driver
         self.store = store
@@ -91,6 +94,9 @@ public final class ChannelWorker: Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 if let control = self.control, !self.untilEmpty {
                     group.addTask { await self.watchFleet(control) }
+                }
+                if let takedown = self.takedown, !self.untilEmpty {
+                    group.addTask { await takedown.run(metrics: self.metrics, stop: self.stopSignal) }
                 }
                 try await self.runUntilStopped()
                 self.stopSignal.fire()
@@ -257,7 +263,7 @@ public final class ChannelWorker: Service, Sendable {
             driver: driver,
             intake: Intake(
                 channel: driver.channel, maxMessageBytes: settings.maxMessageBytes, maxAttempts: policy.maxAttempts,
-                retryQueues: Set(topology.retryQueues(driver.channel))),
+                retryQueues: Set(topology.retryQueues(driver.channel)), clock: settings.postingClock),
             settler: Settler(channel: driver.channel, policy: policy, workerID: settings.workerID, publisher: broker, metrics: metrics, logger: logger),
             store: store,
             configuration: .init(

@@ -22,6 +22,13 @@ struct PublishCommand: AsyncParsableCommand {
             CSV: UTF-8 (with or without BOM; --encoding gbk or gb18030 for Chinese Excel's files), a header of dotted field names (id,title,salary.min,…), lists \
             (benefits, targetGroups, sourceCounties) separated by ';'.
 
+            Versions and expiry: every message carries the header x-jobcast-version, the time it was published \
+            (milliseconds, increasing within one run), unless its body has updatedAt (RFC 3339), which wins. A worker \
+            acknowledges a message older than the newest version it has seen of that posting as superseded, without \
+            delivering it. A posting whose validUntil has passed (the end of that day in JOBCAST_POSTING_TIMEZONE, \
+            default Asia/Shanghai) is refused with FILE:LINE: /validUntil: expired: …, and the others are published; \
+            --dry-run shows the same lines.
+
             \(ExitCodes.helpText)
             """)
 
@@ -40,12 +47,34 @@ struct PublishCommand: AsyncParsableCommand {
     @Flag(help: "Validate and summarise only; publish nothing.")
     var dryRun = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The files' dates were written for DAY (YYYY-MM-DD): move every validUntil by the days from DAY to today (in JOBCAST_POSTING_TIMEZONE), so that a sample or rehearsal file stays open on any date.",
+            valueName: "day"))
+    var datesRelativeTo: String?
+
     @OptionGroup var send: SendOptions
 
+    func validate() throws {
+        if let day = datesRelativeTo, CalendarDate(day)?.isReal != true {
+            throw ValidationError("--dates-relative-to must be a date YYYY-MM-DD, like 2023-04-01; got '\(day)'.")
+        }
+    }
+
     func run() async throws {
+        let clock: PostingClock
+        do {
+            clock = try Settings().postingClock
+        } catch {
+            printError("jobcast: configuration error: \(error)")
+            throw ExitCodes.input
+        }
+        let shift = datesRelativeTo.flatMap(CalendarDate.init).map { clock.today.daysSinceEpoch - $0.daysSinceEpoch } ?? 0
         let inputs = try PostingInputReader.open(files)
         let pipe = ReadBatchPipe()
-        PostingInputReader(inputs: inputs, format: format, encoding: encoding).start(into: pipe)
+        var reader = PostingInputReader(inputs: inputs, format: format, encoding: encoding)
+        reader.preparer = PostingPreparer(refusingExpiredOn: clock, shiftingDatesBy: shift)
+        reader.start(into: pipe)
         let sizes = inputs.map(\.size)
         let inputBytes = sizes.contains(nil) ? nil : sizes.reduce(0) { $0 + $1! }
         try await PostingSender(options: send, strict: strict, dryRun: dryRun).run(from: pipe, inputBytes: inputBytes)

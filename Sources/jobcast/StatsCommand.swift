@@ -15,10 +15,14 @@ struct StatsCommand: AsyncParsableCommand {
             the broker (JOBCAST_AMQP_URL) for the depth of each channel, retry and dead queue. When the broker \
             does not answer, the figures are shown anyway and the report says so.
 
-            Attempts count rows (delivered, duplicate, retried, dead-lettered, withdrawn); "postings delivered" \
+            Attempts count rows (delivered, duplicate, retried, dead-lettered, withdrawn, superseded, expired); "postings delivered" \
             and "positions delivered" count distinct postings with a delivered attempt. By county, a posting \
             counts once for each of its source counties. Latency is enqueue to delivered, nearest-rank \
             percentiles.
+
+            --posting ID prints that posting's history instead: every attempt on every channel, oldest first, \
+            with its outcome (a correction is a delivered attempt with another content hash; an older version is \
+            superseded; a withdrawal is withdrawn).
             """
     )
 
@@ -61,6 +65,9 @@ struct StatsCommand: AsyncParsableCommand {
     @Option(help: "Seconds between refreshes with --watch.")
     var interval: Double = 5
 
+    @Option(help: ArgumentHelp("Show one posting's history (every attempt, oldest first) instead of the figures.", valueName: "id"))
+    var posting: String?
+
     func validate() throws {
         if top < 0 { throw ValidationError("--top must be 0 or more.") }
         if interval <= 0 { throw ValidationError("--interval must be more than 0 seconds.") }
@@ -79,6 +86,11 @@ struct StatsCommand: AsyncParsableCommand {
             store = try await DeliveryStoreFactory.from(url: url, logger: logger)
         } catch {
             throw StoreUnavailable(reason: "\(error)")
+        }
+        if let posting {
+            defer { Task { try? await store.close() } }
+            try await printHistory(of: posting, store: store)
+            return
         }
         do {
             let provider = Self.makeQueueDepthProvider(logger: logger)
@@ -105,6 +117,38 @@ struct StatsCommand: AsyncParsableCommand {
             throw error
         }
         try await store.close()
+    }
+
+    /// `jobcast stats --posting ID`: one line per attempt (`--json`: an array of objects).
+    private func printHistory(of id: String, store: SQLDeliveryStore) async throws {
+        let history = try await store.history(postingID: id)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if json {
+            let rows: [[String: String]] = history.map { a in
+                var row = [
+                    "at": formatter.string(from: a.at), "channel": a.channel.rawValue, "outcome": a.outcome.rawValue,
+                    "attempt": "\(a.attempt)", "contentHash": a.contentHash, "worker": a.workerId,
+                ]
+                if let code = a.code { row["code"] = "\(code)" }
+                if let error = a.error { row["detail"] = error }
+                return row
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(rows) + Data("\n".utf8))
+            return
+        }
+        guard !history.isEmpty else {
+            print("no attempts recorded for posting \(id)")
+            return
+        }
+        print("posting \(id): \(history.count) attempts, oldest first")
+        for a in history {
+            let code = a.code.map { " \($0)" } ?? ""
+            let detail = a.error.map { " — \($0)" } ?? ""
+            print("\(formatter.string(from: a.at))  \(a.channel.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(a.outcome.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) attempt \(a.attempt)\(code)  content \(a.contentHash.prefix(12))  \(a.workerId)\(detail)")
+        }
     }
 
     private func dimensions() throws -> [StatsDimension] {

@@ -105,7 +105,8 @@ struct WorkerCommand: AsyncParsableCommand {
             workers.append(
                 ChannelWorker(
                     driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store,
-                    rateLimit: rateLimit, logger: logger))
+                    rateLimit: rateLimit, takedown: ExpiredTakedown(store: store, destination: destination, settings: workerSettings, logger: logger),
+                    logger: logger))
         }
         if channel != .platform {
             let destination = ChannelFactory.wechat(settings: settings, outboxDirectory: workerSettings.outboxDirectory, logger: logger)

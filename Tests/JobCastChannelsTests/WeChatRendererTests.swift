@@ -35,6 +35,20 @@ import Testing
         }
     }
 
+    @Test("a correction is marked 更新 before its title, once; the other postings are not")
+    func correctionsAreMarkedUpdated() throws {
+        let postings = Array(try SampleData.postings().prefix(3))
+        let renderer = WeChatRenderer(templates: try Fixtures.templates())
+        let plain = try renderer.render(postings).draft.articles.map(\.content).joined()
+        #expect(!plain.contains("更新"))
+        let marked = try renderer.render(postings, updated: [postings[1].id]).draft.articles.map(\.content).joined()
+        #expect(marked.components(separatedBy: "【更新】").count - 1 == 1)
+        let mark = try #require(marked.range(of: "【更新】"))
+        let next = try #require(marked.range(of: "<strong", range: mark.upperBound..<marked.endIndex))
+        let title = try #require(marked.range(of: TextEscaping.html(postings[1].title), range: next.upperBound..<marked.endIndex))
+        #expect(marked[mark.upperBound..<title.lowerBound].count < 60, "the mark stands right before the corrected posting's title")
+    }
+
     @Test func samplesFillSeveralNumberedArticlesWithTheFairsTotals() throws {
         let digest = try Self.sampleDigest()
         let articles = digest.draft.articles

@@ -60,6 +60,10 @@ struct BadSettingsTests {
             if entry.name == "JOBCAST_TEMPLATES_DIR" { values.append(scratch.appendingPathComponent("missing").path) }
         case .choice:
             values = ["loud", "inf", "info\nerror"]
+        case .timeZone:
+            values = ["Mars/Olympus", "Asia/Shanghai\nUTC", "../etc/passwd", "+08:00"]
+        case .instant:
+            values = ["2023-04-01", "2023-04-01T09:00:00", "2023-02-30T09:00:00+08:00", "yesterday", "1680310800"]
         case .text:
             values = entry.secret ? ["Tok3nValue\nsecond-line", "\u{1b}[31mTok3nValue"] : ["line\nbreak", "\u{1b}[31mred"]
         }
@@ -128,6 +132,7 @@ struct BadSettingsTests {
             "JOBCAST_SHUTDOWN_TIMEOUT": "2.5s", "JOBCAST_WECHAT_DIGEST_WINDOW": "0.3", "JOBCAST_HTTP_TIMEOUT": "10",
             "JOBCAST_RETRY_DELAYS": "1, 5,30", "JOBCAST_HTTP_HOST": "0.0.0.0", "JOBCAST_HTTP_PORT": "0", "JOBCAST_LOG_LEVEL": "WARNING",
             "JOBCAST_DASHBOARD_HOST": "::1", "JOBCAST_WORKER_PREFETCH": "65535", "JOBCAST_HTTP_TOKEN": "Tok3nValue",
+            "JOBCAST_POSTING_TIMEZONE": "UTC", "JOBCAST_NOW": "2023-04-01T09:00:00+08:00",
         ]
         let result = try await runProcess(binary, ["worker", "--print-config"], environment: Self.environment(catalog, good))
         #expect(result.status == 0, "\(result.stderr)")

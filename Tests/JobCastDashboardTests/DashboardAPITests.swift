@@ -118,7 +118,7 @@ struct DashboardAPITests {
             try validate(answer.body, schema: "timeline.schema.json")
             let timeline = try JSONDecoder.snakeCase.decode(DeliveryTimeline.self, from: answer.body)
             #expect(timeline.minutes.count == 10)
-            #expect(timeline.series.count == 10)  // 2 channels × 5 outcomes, zeros included
+            #expect(timeline.series.count == 2 * AttemptOutcome.allCases.count)  // 2 channels × every outcome, zeros included
             #expect(timeline.series.allSatisfy { $0.counts.count == 10 })
             func total(_ channel: DeliveryChannel, _ outcome: AttemptOutcome) -> Int {
                 timeline.series.first { $0.channel == channel && $0.outcome == outcome }?.total ?? -1

@@ -36,7 +36,7 @@ struct DeliveryTimelineTests {
             #expect(counts(.platform, .retried) == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0])
             #expect(counts(.wechat, .delivered) == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
             #expect(counts(.wechat, .deadLettered) == Array(repeating: 0, count: 10))
-            #expect(timeline.series.count == 10)
+            #expect(timeline.series.count == 2 * AttemptOutcome.allCases.count)  // every channel × every outcome, zeros included
 
             let platformOnly = try await store.timeline(minutes: 10, channel: .platform, now: now)
             #expect(Set(platformOnly.series.map(\.channel)) == [.platform])

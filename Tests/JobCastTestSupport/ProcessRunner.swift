@@ -44,10 +44,10 @@ public func runProcessBlocking(_ executable: URL, _ arguments: [String], environ
         stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: paths[2])), as: UTF8.self))
 }
 
-/// posix_spawn with the process's environment plus `environment`; the child's pid.
+/// posix_spawn with the process's environment plus `environment` (over ``SampleData/childEnvironment``); the child's pid.
 func spawn(_ executable: URL, _ arguments: [String], environment: [String: String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {
     let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
-    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { strdup("\($0)=\($1)") } + [nil]
+    let env = SampleData.childEnvironment.merging(ProcessInfo.processInfo.environment) { $1 }.merging(environment) { $1 }.map { strdup("\($0)=\($1)") } + [nil]
     defer {
         argv.forEach { free($0) }
         env.forEach { free($0) }

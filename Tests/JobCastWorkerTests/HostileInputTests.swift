@@ -18,7 +18,7 @@ struct HostileInputTests {
         var id: String
         /// `rejects` (nothing of it published), `rejects-some` (reported, its valid rest published) or `publishes`.
         var producer: String
-        /// `dead`, `delivered` or `withdrawn`.
+        /// `dead`, `delivered`, `withdrawn` or `expired` (recorded so on both channels, delivered nowhere).
         var worker: String
         var reason: String?
         var generate: String?
@@ -106,6 +106,13 @@ struct HostileInputTests {
         for item in cases where item.worker == "delivered" {
             #expect(delivered.contains(item.id), "\(item.file) was not delivered to the platform")
         }
+        let store = try await harness.openStore()
+        for item in cases where item.worker == "expired" {
+            #expect(!delivered.contains(item.id), "\(item.file) is past its validUntil but reached the platform")
+            let outcomes = try await store.history(postingID: item.id).map(\.outcome)
+            #expect(outcomes == [.expired, .expired], "\(item.file): \(outcomes)")
+        }
+        try await store.close()
         try expectSafeArticles(harness)
         let figures = try await harness.figures()
         let platform = figures.totals.channels.first { $0.channel == .platform }

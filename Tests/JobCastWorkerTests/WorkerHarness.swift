@@ -93,7 +93,7 @@ struct WorkerHarness {
     }
 
     func settings(_ overrides: [String: String] = [:]) throws -> WorkerSettings {
-        var environment = ["JOBCAST_WORKER_ID": "test-worker", "JOBCAST_RETRY_DELAYS": "1,1,2", "JOBCAST_WECHAT_DIGEST_WINDOW": "0.3"]
+        var environment = ["JOBCAST_WORKER_ID": "test-worker", "JOBCAST_RETRY_DELAYS": "1,1,2", "JOBCAST_WECHAT_DIGEST_WINDOW": "0.3", "JOBCAST_NOW": SampleData.now]
         environment["JOBCAST_DATABASE_URL"] = "sqlite://" + databasePath
         environment["JOBCAST_OUTBOX_DIR"] = outbox.path
         environment.merge(overrides) { $1 }

@@ -59,7 +59,10 @@ struct WorkerWeChatTests {
         let figures = try await harness.figures()
         let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
         #expect(wechat.attempts.delivered == 1)
-        #expect(wechat.attempts.withdrawn == 2)
+        // The withdrawal is newer than its posting: when both reach the worker in one read of the socket, the
+        // posting is superseded at once; when the posting is already waiting for the digest, the driver drops it.
+        #expect(wechat.attempts.withdrawn >= 1)
+        #expect(wechat.attempts.withdrawn + wechat.attempts.superseded == 2)
         await standIn.stop()
     }
 

@@ -23,6 +23,7 @@ extension PostingContext: MustacheParent {
         case "validUntil": validUntil
         case "contactName": contactName
         case "phone": phone
+        case "updated": updated ? true : nil
         default: nil
         }
     }

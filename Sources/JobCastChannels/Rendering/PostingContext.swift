@@ -27,9 +27,11 @@ final class PostingContext: Sendable {
     let validUntil: String
     let contactName: String?
     let phone: String
+    /// A correction of a posting this channel already published: the WeChat article marks it 更新 (updated).
+    let updated: Bool
 
     /// - Parameter cutAt: longest free text (requirements, training, benefits) in Unicode code points; nil keeps it whole.
-    init(_ p: Posting, cutAt limit: Int?) {
+    init(_ p: Posting, cutAt limit: Int?, updated: Bool = false) {
         func cut(_ text: String) -> String { limit.map { TextFormatting.truncate(text, toScalars: $0) } ?? text }
         func joined(_ list: [String]?) -> String? { list.flatMap { $0.isEmpty ? nil : cut($0.joined(separator: "、")) } }
         id = p.id
@@ -50,5 +52,6 @@ final class PostingContext: Sendable {
         validUntil = TextFormatting.chineseDate(p.validUntil)
         contactName = p.contact.name
         phone = p.contact.phone
+        self.updated = updated
     }
 }

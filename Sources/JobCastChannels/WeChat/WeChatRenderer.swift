@@ -6,7 +6,9 @@ import JobCastCore
 /// Jobs are grouped by industry (industries in the order they first appear). Each article has the
 /// header (programme and the draft's totals), the jobs, and the footer (how to apply, hotline). When
 /// the jobs do not fit in one article's limits they continue in the next, with numbered titles.
-/// Every posting text is HTML-escaped; the templates use only tags WeChat keeps.
+/// Every posting text is HTML-escaped; the templates use only tags WeChat keeps. A correction of a posting the
+/// account already published (`updated`) is marked 【更新】 before its title, so that readers see it is the same job
+/// with new details and not another one.
 public struct WeChatRenderer: Sendable {
     public enum Limits {
         public static let articles = 8
@@ -34,10 +36,12 @@ public struct WeChatRenderer: Sendable {
         self.configuration = configuration
     }
 
-    public func render(_ batch: [Posting]) throws(ChannelRenderError) -> WeChatDigest {
+    public func render(_ batch: [Posting], updated: Set<String> = []) throws(ChannelRenderError) -> WeChatDigest {
         guard !batch.isEmpty else { throw ChannelRenderError(code: .emptyBatch, details: "no postings to render") }
         let ordered = Self.groupedByIndustry(batch)
-        let jobs = ordered.map { templates.render("wechat-job", PostingContext($0, cutAt: configuration.wechatFieldLimit)) }
+        let jobs = ordered.map {
+            templates.render("wechat-job", PostingContext($0, cutAt: configuration.wechatFieldLimit, updated: updated.contains($0.id)))
+        }
 
         // Plan with the whole batch's totals, the widest numbering and some slack (the final header
         // names the included postings' industries, which may be longer than the batch's).

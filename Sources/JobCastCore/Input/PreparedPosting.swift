@@ -50,13 +50,26 @@ public struct PostingPreparer: Sendable {
     }
 
     let validator: PostingValidator
+    /// When set, a posting whose `validUntil` has passed on this clock is refused (`jobcast publish`).
+    let clock: PostingClock?
+    /// Days added to every posting's `validUntil` before anything else (`jobcast publish --dates-relative-to`).
+    let shiftDays: Int
     private var seen: [String: String] = [:]
 
-    public init(validator: PostingValidator = PostingValidator()) {
+    public init(validator: PostingValidator = PostingValidator(), refusingExpiredOn clock: PostingClock? = nil, shiftingDatesBy shiftDays: Int = 0) {
         self.validator = validator
+        self.clock = clock
+        self.shiftDays = shiftDays
     }
 
     public mutating func prepare(_ record: PostingRecord) -> Result<PreparedPosting, Rejection> {
+        var record = record
+        if shiftDays != 0, case .object(var object) = record.value, let text = object["validUntil"]?.stringValue, let date = CalendarDate(text),
+            date.isReal
+        {
+            object["validUntil"] = .string(date.adding(days: shiftDays).text)
+            record.value = .object(object)
+        }
         let id = record.value["id"]?.stringValue
         let issues = validator.validate(record.value)
         guard issues.isEmpty, let id else {
@@ -67,6 +80,14 @@ public struct PostingPreparer: Sendable {
                     }))
         }
         let action: PostingAction = record.value["action"]?.stringValue == PostingAction.withdraw.rawValue ? .withdraw : .publish
+        if action == .publish, let clock, let validUntil = record.value["validUntil"]?.stringValue, clock.hasExpired(validUntil: validUntil) {
+            return .failure(
+                Rejection(problems: [
+                    InputProblem(
+                        source: record.source, line: record.line, pointer: JSONPointer("/validUntil"),
+                        message: "expired: " + clock.expiryMessage(validUntil: validUntil), postingID: id)
+                ]))
+        }
         let key = "\(action.rawValue) \(id)"
         if let first = seen[key] {
             return .failure(

@@ -21,12 +21,14 @@ public struct Posting: Codable, Sendable, Hashable, Identifiable {
     public var targetGroups: [String]?
     public var sourceCounties: [String]?
     public var program: String?
+    /// RFC 3339: the version of this posting (``PostingVersion``); a newer one corrects or reopens it.
+    public var updatedAt: String?
 
     public init(
         id: String, action: PostingAction? = nil, employer: Employer, title: String, industry: String, headcount: Int,
         salary: Salary, location: Location, contact: Contact, validUntil: String, requirements: String? = nil,
         benefits: [String]? = nil, training: String? = nil, targetGroups: [String]? = nil,
-        sourceCounties: [String]? = nil, program: String? = nil
+        sourceCounties: [String]? = nil, program: String? = nil, updatedAt: String? = nil
     ) {
         self.id = id
         self.action = action
@@ -44,6 +46,7 @@ public struct Posting: Codable, Sendable, Hashable, Identifiable {
         self.targetGroups = targetGroups
         self.sourceCounties = sourceCounties
         self.program = program
+        self.updatedAt = updatedAt
     }
 
     public struct Employer: Codable, Sendable, Hashable {

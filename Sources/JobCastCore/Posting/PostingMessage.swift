@@ -12,6 +12,18 @@ public enum PostingMessage: Sendable, Hashable {
         }
     }
 
+    /// The body's `updatedAt` (RFC 3339), when it has one: the message's version (``PostingVersion``).
+    public var updatedAt: String? {
+        switch self {
+        case .publish(let p): p.updatedAt
+        case .withdraw(let w): w.updatedAt
+        }
+    }
+
+    public var isWithdrawal: Bool {
+        if case .withdraw = self { true } else { false }
+    }
+
     /// Validates `data` against the posting contract and decodes it.
     /// - Throws: ``PostingValidationError`` with every issue found, never only the first.
     public static func decode(_ data: Data, validator: PostingValidator = PostingValidator()) throws(PostingValidationError)
@@ -38,7 +50,7 @@ public enum PostingMessage: Sendable, Hashable {
             throw PostingValidationError(code: .invalid, postingID: postingID, issues: issues)
         }
         if value["action"]?.stringValue == PostingAction.withdraw.rawValue, let id = postingID {
-            return .withdraw(Withdrawal(id: id))
+            return .withdraw(Withdrawal(id: id, updatedAt: value["updatedAt"]?.stringValue))
         }
         if let posting = Posting(validated: value) { return .publish(posting) }
         throw PostingValidationError(
@@ -72,6 +84,7 @@ extension Posting {
             contact: Contact(name: contact["name"]?.stringValue, phone: phone),
             validUntil: validUntil,
             requirements: o["requirements"]?.stringValue, benefits: strings("benefits"), training: o["training"]?.stringValue,
-            targetGroups: strings("targetGroups"), sourceCounties: strings("sourceCounties"), program: o["program"]?.stringValue)
+            targetGroups: strings("targetGroups"), sourceCounties: strings("sourceCounties"), program: o["program"]?.stringValue,
+            updatedAt: o["updatedAt"]?.stringValue)
     }
 }

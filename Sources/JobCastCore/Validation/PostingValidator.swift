@@ -50,6 +50,7 @@ public struct PostingValidator: Sendable {
         if object["action"] == .string(PostingAction.withdraw.rawValue) {
             issues.requireFields(["id"], in: object, at: .root)
             if let id = object["id"] { issues.checkID(id, at: "/id") }
+            if let updatedAt = object["updatedAt"] { issues.checkDateTime(updatedAt, at: "/updatedAt") }
             return issues.list
         }
         issues.requireFields(Self.requiredPostingFields, in: object, at: .root)
@@ -85,6 +86,7 @@ public struct PostingValidator: Sendable {
             if let phone = fields["phone"] { issues.checkPhone(phone, at: "/contact/phone") }
         }
         if let date = object["validUntil"] { issues.checkDate(date, at: "/validUntil") }
+        if let updatedAt = object["updatedAt"] { issues.checkDateTime(updatedAt, at: "/updatedAt") }
         issues.text(object["requirements"], at: "/requirements", max: Limits.requirements)
         issues.text(object["training"], at: "/training", max: Limits.training)
         issues.text(object["program"], at: "/program", max: Limits.program)
@@ -240,6 +242,14 @@ private struct Issues {
         }
         if !date.isReal {
             add(pointer, .format, "\(text) is not a calendar date")
+        }
+    }
+
+    /// An RFC 3339 date-time with a real calendar date and an offset (`Z` or `±HH:MM`): a message's version.
+    mutating func checkDateTime(_ value: JSONValue, at pointer: JSONPointer) {
+        guard let text = string(value, at: pointer) else { return }
+        if PostingVersion.milliseconds(rfc3339: text) == nil {
+            add(pointer, .format, "must be an RFC 3339 date-time such as 2026-03-01T09:30:00+08:00, got \(Self.show(value))")
         }
     }
 

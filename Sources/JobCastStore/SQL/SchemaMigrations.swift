@@ -18,13 +18,59 @@ import SQLKit
 ///   resumed what, when, and how many messages it touched (``OperatorAction``).
 /// - `jobcast_channel_controls`: whether a channel is paused, why, by whom, since when (``FleetControl``).
 /// - `jobcast_worker_heartbeats`: each worker's last heartbeat per channel (``FleetControl``).
+/// - `jobcast_posting_versions`: per posting and channel, the newest version seen (its rank: the version in
+///   milliseconds, doubled, plus one for a withdrawal) and whether it withdrew the posting (``VersionClaim``).
+/// - `jobcast_postings.valid_until` (from 5): the last day the posting is open, for taking delivered ones down.
+/// - `jobcast_leases`: who runs a fleet-wide job (taking expired postings down) until when (``SQLDeliveryStore/acquireLease``).
 enum SchemaMigrations {
     struct Migration: Sendable {
         let version: Int
         let name: String
         /// Statements; `{{ID}}` is the backend's auto-increment primary key column type.
         let statements: [String]
+        /// PostgreSQL's statements where they differ from SQLite's (SQLite cannot alter a CHECK constraint).
+        var postgresStatements: [String]? = nil
     }
+
+    /// Every outcome `jobcast_attempts.outcome` allows from migration 5 on (`revoked` is issue 18's, listed here too
+    /// so that the two migrations agree whichever order they meet in).
+    static let outcomesFrom5 = "'delivered', 'duplicate', 'retried', 'dead_lettered', 'withdrawn', 'superseded', 'expired', 'revoked'"
+
+    static let attemptsTable5 = """
+        CREATE TABLE jobcast_attempts_5 (
+            id {{ID}},
+            posting_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN (\(outcomesFrom5))),
+            code INTEGER,
+            error TEXT,
+            latency_ms BIGINT,
+            worker_id TEXT NOT NULL,
+            at_ms BIGINT NOT NULL,
+            day TEXT NOT NULL
+        )
+        """
+
+    static let leasesTable = """
+        CREATE TABLE jobcast_leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until_ms BIGINT NOT NULL
+        )
+        """
+
+    static let postingVersionsTable = """
+        CREATE TABLE jobcast_posting_versions (
+            posting_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            version_rank BIGINT NOT NULL,
+            withdrawn INTEGER NOT NULL CHECK (withdrawn IN (0, 1)),
+            updated_ms BIGINT NOT NULL,
+            PRIMARY KEY (posting_id, channel)
+        )
+        """
 
     static let all: [Migration] = [
         Migration(
@@ -219,6 +265,34 @@ enum SchemaMigrations {
                 "CREATE INDEX jobcast_wechat_digests_state ON jobcast_wechat_digests (state, updated_ms)",
             ]
         ),
+        // Number 5: issue 18's migration is number 4; the runner applies whatever is above the database's version.
+        Migration(
+            version: 5,
+            name: "posting versions and tombstones; outcomes superseded and expired",
+            statements: [
+                postingVersionsTable,
+                leasesTable,
+                "ALTER TABLE jobcast_postings ADD COLUMN valid_until TEXT",
+                "CREATE INDEX jobcast_postings_valid_until ON jobcast_postings (valid_until)",
+                // SQLite cannot change a CHECK constraint in place: the table is copied (ids kept) and replaced.
+                attemptsTable5,
+                "INSERT INTO jobcast_attempts_5 SELECT * FROM jobcast_attempts",
+                "DROP TABLE jobcast_attempts",
+                "ALTER TABLE jobcast_attempts_5 RENAME TO jobcast_attempts",
+                "CREATE INDEX jobcast_attempts_at ON jobcast_attempts (at_ms)",
+                "CREATE INDEX jobcast_attempts_posting ON jobcast_attempts (posting_id, channel)",
+                "CREATE INDEX jobcast_attempts_latency ON jobcast_attempts (channel, outcome, latency_ms)",
+                "CREATE INDEX jobcast_attempts_day ON jobcast_attempts (day)",
+            ],
+            postgresStatements: [
+                postingVersionsTable,
+                leasesTable,
+                "ALTER TABLE jobcast_postings ADD COLUMN valid_until TEXT",
+                "CREATE INDEX jobcast_postings_valid_until ON jobcast_postings (valid_until)",
+                "ALTER TABLE jobcast_attempts DROP CONSTRAINT IF EXISTS jobcast_attempts_outcome_check",
+                "ALTER TABLE jobcast_attempts ADD CONSTRAINT jobcast_attempts_outcome_check CHECK (outcome IN (\(outcomesFrom5)))",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }
@@ -282,7 +356,7 @@ enum SchemaMigrations {
             )
             do {
                 if perMigrationTransaction { try await db.raw("BEGIN").run() }
-                for statement in migration.statements {
+                for statement in (kind == .postgres ? migration.postgresStatements : nil) ?? migration.statements {
                     let sql = statement.replacingOccurrences(of: "{{ID}}", with: idType)
                     try await db.raw(SQLQueryString(sql)).run()
                 }

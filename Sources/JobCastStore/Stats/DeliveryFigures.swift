@@ -7,10 +7,14 @@ public struct OutcomeCounts: Sendable, Codable, Hashable {
     public var retried = 0
     public var deadLettered = 0
     public var withdrawn = 0
+    /// Older versions than the store held: acked, not delivered.
+    public var superseded = 0
+    /// Postings past their `validUntil` when they reached a worker: acked, not delivered.
+    public var expired = 0
 
     public init() {}
 
-    public var total: Int { delivered + duplicate + retried + deadLettered + withdrawn }
+    public var total: Int { delivered + duplicate + retried + deadLettered + withdrawn + superseded + expired }
 
     public subscript(outcome: AttemptOutcome) -> Int {
         get {
@@ -20,6 +24,8 @@ public struct OutcomeCounts: Sendable, Codable, Hashable {
             case .retried: retried
             case .deadLettered: deadLettered
             case .withdrawn: withdrawn
+            case .superseded: superseded
+            case .expired: expired
             }
         }
         set {
@@ -29,6 +35,8 @@ public struct OutcomeCounts: Sendable, Codable, Hashable {
             case .retried: retried = newValue
             case .deadLettered: deadLettered = newValue
             case .withdrawn: withdrawn = newValue
+            case .superseded: superseded = newValue
+            case .expired: expired = newValue
             }
         }
     }

@@ -36,7 +36,8 @@ struct ConsumerSession: Sendable {
 
     private enum Event: Sendable {
         case deliveries([AMQPDelivery])
-        case examined(ready: [ReadyMessage], settled: Int)
+        /// `returned`: the retry keys of every valid message examined, delivered or settled at once (superseded, …).
+        case examined(ready: [ReadyMessage], settled: Int, returned: [String])
         case delivered(settled: Int, awaitedRetries: [String])
         case recorded(tags: [UInt64], abandoned: Int, handled: Int)
         case tick
@@ -60,6 +61,7 @@ struct ConsumerSession: Sendable {
         let settler = self.settler
         let store = self.store
         let metrics = self.metrics
+        let reportStoreProblem = self.reportStoreProblem
 
         return try await withThrowingDiscardingTaskGroup(returning: Bool.self) { group in
             group.addTask {
@@ -94,7 +96,7 @@ struct ConsumerSession: Sendable {
                     case .deliver(let batch):
                         group.addTask {
                             let started = ContinuousClock.now
-                            let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash) })
+                            let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash, isCorrection: $0.isCorrection) })
                             metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
                             let settled = await settler.settle(Array(zip(batch, results)))
                             recorder.submit(settled)
@@ -136,15 +138,14 @@ struct ConsumerSession: Sendable {
                                 }
                             }
                         }
-                        let (duplicates, fresh) = await intake.partitionDelivered(ready, store: store)
-                        settled += duplicates.map(settler.duplicate)
+                        let sorted = await intake.sort(ready, store: store, onProblem: reportStoreProblem)
+                        settled += sorted.map(settler.settleBeforeDelivery) ?? []
                         recorder.submit(settled)
-                        sink.yield(.examined(ready: fresh, settled: settled.count))
+                        let returned = untilEmpty ? ready.compactMap { MessageEnvelope.retryKey(messageID: $0.envelope.messageID, attempt: $0.envelope.attempt) } : []
+                        sink.yield(.examined(ready: sorted?.fresh ?? [], settled: settled.count, returned: returned))
                     }
-                case .examined(let ready, let settled):
-                    if untilEmpty {
-                        for item in ready { if let key = MessageEnvelope.retryKey(messageID: item.envelope.messageID, attempt: item.envelope.attempt) { awaitedRetries[key] = nil } }
-                    }
+                case .examined(let ready, let settled, let returned):
+                    for key in returned { awaitedRetries[key] = nil }
                     actions = machine.examined(ready: ready, settled: settled, now: now)
                 case .delivered(let settled, let retries):
                     if untilEmpty { for key in retries { awaitedRetries[key] = now } }

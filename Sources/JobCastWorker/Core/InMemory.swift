@@ -137,6 +137,7 @@ final class InMemoryOutcomeStore: OutcomeStore {
         var attempts: [AttemptRecord] = []
         var postings: [String: PostingFacts] = [:]
         var delivered = Set<DeliveryKey>()
+        var versions: [String: Int64] = [:]
         var down = false
         var transactions = 0
         var lookups = 0
@@ -167,6 +168,9 @@ final class InMemoryOutcomeStore: OutcomeStore {
             for attempt in attempts where attempt.outcome == .delivered {
                 if state.delivered.insert(attempt.key).inserted { receipt.newlyDelivered.insert(attempt.key) } else { receipt.alreadyDelivered.insert(attempt.key) }
             }
+            for attempt in attempts where attempt.outcome == .withdrawn {
+                state.delivered = state.delivered.filter { $0.postingId != attempt.postingId || $0.channel != attempt.channel }
+            }
             return receipt
         }
     }
@@ -177,6 +181,19 @@ final class InMemoryOutcomeStore: OutcomeStore {
             state.lookups += 1
             let ids = Set(postingIDs)
             return state.delivered.filter { $0.channel == channel && ids.contains($0.postingId) }
+        }
+    }
+
+    func claimVersions(channel: DeliveryChannel, _ claims: [VersionClaim]) async throws -> [String: Int64] {
+        try state.withLock { state in
+            if state.down { throw Refused(description: "connection refused (in-memory store is down)") }
+            var ranks: [String: Int64] = [:]
+            for claim in claims {
+                let key = "\(channel.rawValue)/\(claim.postingId)"
+                state.versions[key] = max(state.versions[key] ?? .min, claim.rank)
+                ranks[claim.postingId] = state.versions[key]
+            }
+            return ranks
         }
     }
 

@@ -10,17 +10,37 @@ struct ReadyMessage: Sendable {
     var envelope: MessageEnvelope
     var message: PostingMessage
     var contentHash: String
+    /// The message's version in milliseconds since 1970, and where it came from (``PostingVersion``).
+    var version: Int64
+    var versionSource: PostingVersion.Source
+    /// The channel delivered this posting before with other content (and no withdrawal since): a correction.
+    var isCorrection = false
 
+    var versionRank: Int64 { PostingVersion.rank(milliseconds: version, withdrawal: message.isWithdrawal) }
 }
 
 /// The first pass over a batch of deliveries: size, parse, hash, validate, decode — one pass per message —
-/// then one idempotency lookup for the whole batch.
+/// then, for the whole batch, the expiry check, one version claim and one idempotency lookup.
 struct Intake: Sendable {
     let channel: DeliveryChannel
     let maxMessageBytes: Int
     let maxAttempts: Int
     let retryQueues: Set<String>
+    /// When postings close (`JOBCAST_POSTING_TIMEZONE`, `JOBCAST_NOW`).
+    var clock = PostingClock()
     let validator = PostingValidator()
+
+    /// What became of a batch's valid messages before any reached the channel.
+    struct Sorted: Sendable {
+        /// Older than the version the store holds for the posting on this channel.
+        var superseded: [(ReadyMessage, heldRank: Int64)] = []
+        /// Postings whose `validUntil` has passed.
+        var expired: [ReadyMessage] = []
+        /// Already delivered with the same content.
+        var duplicates: [ReadyMessage] = []
+        /// For the channel.
+        var fresh: [ReadyMessage] = []
+    }
 
     enum Verdict: Sendable {
         case ready(ReadyMessage)
@@ -41,11 +61,63 @@ struct Intake: Sendable {
         let hash = ContentHash.of(value)
         do throws(PostingValidationError) {
             let message = try PostingMessage.decode(value, validator: validator)
-            return .ready(ReadyMessage(delivery: delivery, envelope: envelope, message: message, contentHash: hash))
+            let (version, source): (Int64, PostingVersion.Source) =
+                if let updatedAt = message.updatedAt.flatMap(PostingVersion.milliseconds(rfc3339:)) {
+                    (updatedAt, .updatedAt)
+                } else if let header = envelope.headerVersion {
+                    (header, .header)
+                } else {
+                    (Int64((now.timeIntervalSince1970 * 1000).rounded(.down)), .firstSeen)
+                }
+            return .ready(
+                ReadyMessage(delivery: delivery, envelope: envelope, message: message, contentHash: hash, version: version, versionSource: source))
         } catch {
             let details = error.issues.map(\.description).joined(separator: "; ")
             return .rejected(delivery, envelope, .invalid(details), postingID: error.postingID ?? envelope.fallbackID, contentHash: hash)
         }
+    }
+
+    /// Sorts a batch's valid messages: expired postings (the clock), superseded versions (one claim for the batch:
+    /// the store keeps the highest version per posting and channel, by a conditional update that decides races
+    /// between workers), duplicates (one lookup), and the rest for the channel. While the store cannot take the
+    /// claim nothing goes on: without it a retry could bring back a withdrawn posting. The wait is reported
+    /// through `onProblem` (for `/readyz`) and retried with backoff; nil when the session ends meanwhile.
+    func sort(_ ready: [ReadyMessage], store: any OutcomeStore, onProblem: @Sendable (String?) -> Void) async -> Sorted? {
+        var sorted = Sorted()
+        var live: [ReadyMessage] = []
+        for item in ready {
+            if case .publish(let posting) = item.message, clock.hasExpired(validUntil: posting.validUntil) {
+                sorted.expired.append(item)
+            } else {
+                live.append(item)
+            }
+        }
+        guard !live.isEmpty else { return sorted }
+        let claims = live.map { VersionClaim(postingId: $0.message.id, rank: $0.versionRank) }
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
+        var held: [String: Int64]?
+        var reported = false
+        while held == nil {
+            do {
+                held = try await store.claimVersions(channel: channel, claims)
+            } catch {
+                if Task.isCancelled { return nil }
+                reported = true
+                onProblem("the delivery store is unavailable: \(error)")
+                do { try await Task.sleep(for: backoff.next()) } catch { return nil }
+            }
+        }
+        if reported { onProblem(nil) }
+        var current: [ReadyMessage] = []
+        for item in live {
+            if let rank = held?[item.message.id], rank > item.versionRank {
+                sorted.superseded.append((item, rank))
+            } else {
+                current.append(item)
+            }
+        }
+        (sorted.duplicates, sorted.fresh) = await partitionDelivered(current, store: store)
+        return sorted
     }
 
     /// Splits `ready` into what was already delivered with the same content (one query for the batch) and what
@@ -61,10 +133,12 @@ struct Intake: Sendable {
         }
         var duplicates: [ReadyMessage] = []
         var fresh: [ReadyMessage] = []
-        for item in ready {
+        let deliveredIDs = Set(delivered.map(\.postingId))
+        for var item in ready {
             if case .publish = item.message, delivered.contains(DeliveryKey(postingId: item.message.id, channel: channel, contentHash: item.contentHash)) {
                 duplicates.append(item)
             } else {
+                if case .publish = item.message { item.isCorrection = deliveredIDs.contains(item.message.id) }
                 fresh.append(item)
             }
         }

@@ -14,11 +14,22 @@ struct MessageEnvelope: Sendable {
     /// When the producer says it published the message (`timestamp` in seconds, milliseconds, microseconds or
     /// nanoseconds), or nil when absent, zero, before 2000 or more than a day ahead.
     let enqueuedAt: Date?
+    /// The version in the `x-jobcast-version` header (RFC 3339, or milliseconds since 1970 as text or an integer),
+    /// or nil when absent or unreadable. Any value is only an order between a posting's messages: a producer that
+    /// lies about it can hide only its own messages.
+    let headerVersion: Int64?
 
     init(_ delivery: AMQPDelivery, retryQueues: Set<String>, maxAttempts: Int, now: Date = Date()) {
         messageID = Self.sanitizedID(delivery.properties.messageId)
         attempt = Self.attempt(delivery, retryQueues: retryQueues, maxAttempts: maxAttempts)
         enqueuedAt = Self.enqueuedAt(delivery.properties.timestamp, now: now)
+        headerVersion = Self.version(delivery.properties.headers?[PostingVersion.header])
+    }
+
+    static func version(_ value: AMQPFieldValue?) -> Int64? {
+        guard let value else { return nil }
+        if let number = value.intValue { return number > 0 ? number : nil }
+        return value.stringValue.flatMap { PostingVersion.milliseconds(headerText: String($0.prefix(64))) }
     }
 
     /// The id to file an unreadable message under.

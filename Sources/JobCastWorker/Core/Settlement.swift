@@ -44,8 +44,29 @@ struct Settler: Sendable {
     let metrics: WorkerMetrics
     let logger: Logger
 
-    func duplicate(_ item: ReadyMessage) -> Settled {
-        record(item, outcome: .duplicate, status: nil, error: nil)
+    /// What a batch's sorting settled before any message reached the channel: duplicates, superseded versions and
+    /// expired postings, each recorded and acknowledged, none delivered.
+    func settleBeforeDelivery(_ sorted: Intake.Sorted) -> [Settled] {
+        var settled = sorted.duplicates.map { record($0, outcome: .duplicate, status: nil, error: nil) }
+        for (item, held) in sorted.superseded {
+            let newer = PostingVersion.rfc3339(milliseconds: held >> 1)
+            var outcome = record(item, outcome: .superseded, status: nil,
+                error: "version \(PostingVersion.rfc3339(milliseconds: item.version)) is older than the \(held & 1 == 1 ? "withdrawal" : "version") \(newer) the store holds")
+            outcome.posting = nil  // an older content must not replace the posting's facts
+            settled.append(outcome)
+        }
+        settled += sorted.expired.map { item in
+            let validUntil = if case .publish(let posting) = item.message { posting.validUntil } else { "" }
+            return record(item, outcome: .expired, status: nil, error: "validUntil \(validUntil) has passed")
+        }
+        if !sorted.superseded.isEmpty || !sorted.expired.isEmpty {
+            logger.info(
+                "not delivered: superseded by a newer version, or expired",
+                metadata: [
+                    "superseded": "\(sorted.superseded.map { $0.0.message.id }.prefix(20))", "expired": "\(sorted.expired.map(\.message.id).prefix(20))",
+                ])
+        }
+        return settled
     }
 
     /// A batch's results, settled together: the copies they call for are published at once and confirmed together
@@ -89,6 +110,8 @@ struct Settler: Sendable {
                 var properties = item.delivery.properties
                 var headers = properties.headers ?? [:]
                 headers[DeadLetterHeaders.attempt] = .int64(Int64(item.envelope.attempt + 1))
+                // The message keeps its version when it comes back (one the worker gave it on first sight too).
+                if item.versionSource != .updatedAt { headers[PostingVersion.header] = .string(PostingVersion.rfc3339(milliseconds: item.version)) }
                 headers[DeadLetterHeaders.lastReason] = .string(String(failure.reason.prefix(500)))
                 if let status = failure.status { headers[DeadLetterHeaders.status] = .int64(Int64(status)) }
                 properties.headers = headers
@@ -110,7 +133,11 @@ struct Settler: Sendable {
     }
 
     func deadLetter(_ item: ReadyMessage, _ reason: DeadLetterReason) async -> Settled? {
-        guard var settled = await deadLetter(item.delivery, item.envelope, reason, postingID: item.message.id, contentHash: item.contentHash) else {
+        // A replayed dead letter keeps its version (one the worker gave it on first sight too): it can never come
+        // back newer than a withdrawal that followed it.
+        let version = item.versionSource == .updatedAt ? nil : PostingVersion.rfc3339(milliseconds: item.version)
+        guard var settled = await deadLetter(item.delivery, item.envelope, reason, postingID: item.message.id, contentHash: item.contentHash, version: version)
+        else {
             return nil
         }
         if case .publish(let posting) = item.message { settled.posting = Self.facts(posting, hash: item.contentHash) }
@@ -118,11 +145,13 @@ struct Settler: Sendable {
     }
 
     func deadLetter(
-        _ delivery: AMQPDelivery, _ envelope: MessageEnvelope, _ reason: DeadLetterReason, postingID: String, contentHash: String
+        _ delivery: AMQPDelivery, _ envelope: MessageEnvelope, _ reason: DeadLetterReason, postingID: String, contentHash: String,
+        version: String? = nil
     ) async -> Settled? {
         let text = reason.text
         var properties = delivery.properties
         var headers = properties.headers ?? [:]
+        if let version { headers[PostingVersion.header] = .string(version) }
         headers[DeadLetterHeaders.reason] = .string(String(text.prefix(2000)))
         headers[DeadLetterHeaders.attempts] = .int64(Int64(envelope.attempt))
         headers[DeadLetterHeaders.channel] = .string(channel.rawValue)
@@ -159,7 +188,7 @@ struct Settler: Sendable {
     static func facts(_ posting: Posting, hash: String) -> PostingFacts {
         PostingFacts(
             id: posting.id, contentHash: hash, employer: posting.employer.name, industry: posting.industry, headcount: posting.headcount,
-            counties: posting.sourceCounties ?? [])
+            counties: posting.sourceCounties ?? [], validUntil: posting.validUntil)
     }
 
     /// Publishes until the broker confirms, with backoff between tries (a missing queue or exchange, a nack, a

@@ -28,7 +28,8 @@ import Logging
 ///
 /// The same posting twice in one batch goes into the digest once, in its latest version (the later message);
 /// both messages get the digest's result. A withdrawal in the same batch drops its posting from the digest;
-/// both are recorded as withdrawn.
+/// both are recorded as withdrawn. A correction (a newer version of a posting the account already published) goes
+/// into the next digest once, marked 【更新】.
 public struct WeChatDigestDriver: ChannelDriver {
     public let channel = DeliveryChannel.wechat
     public let batchLimit: Int
@@ -75,6 +76,7 @@ public struct WeChatDigestDriver: ChannelDriver {
         var index: Int
         var posting: Posting
         var key: DeliveryKey
+        var isCorrection = false
     }
 
     public func deliver(_ batch: [DeliveryItem]) async -> [DeliveryResult] {
@@ -101,7 +103,10 @@ public struct WeChatDigestDriver: ChannelDriver {
                 } else if let leader = latest[posting.id], leader != index {
                     followers.append((index, leader))
                 } else {
-                    pending.append(Pending(index: index, posting: posting, key: DeliveryKey(postingId: posting.id, channel: .wechat, contentHash: item.contentHash)))
+                    pending.append(
+                        Pending(
+                            index: index, posting: posting, key: DeliveryKey(postingId: posting.id, channel: .wechat, contentHash: item.contentHash),
+                            isCorrection: item.isCorrection))
                 }
             }
         }
@@ -150,7 +155,7 @@ public struct WeChatDigestDriver: ChannelDriver {
 
             let digest: WeChatDigest
             do {
-                digest = try renderer.render(pending.map(\.posting))
+                digest = try renderer.render(pending.map(\.posting), updated: Set(pending.filter(\.isCorrection).map(\.posting.id)))
             } catch {
                 settle(&results, pending, with: .dead(DeliveryFailure(.render, reason: "render: \(error)")))
                 return

@@ -23,6 +23,8 @@ struct PostingInputReader: Sendable {
     var encoding: PostingInputEncoding = .utf8
     /// The least read at once; more while a record longer than that is pending.
     var chunkSize = 256 * 1024
+    /// Refuses expired postings and moves dates (``PostingPreparer``): a fresh copy is used for each run.
+    var preparer = PostingPreparer()
 
     /// Opens every file before anything is read or sent, so that a missing or unreadable one is exit status 2
     /// with nothing published.
@@ -53,7 +55,7 @@ struct PostingInputReader: Sendable {
 
     func readAll(into pipe: ReadBatchPipe) {
         defer { pipe.finish() }
-        var preparer = PostingPreparer()
+        var preparer = self.preparer
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         for input in inputs {
             defer { if input.descriptor != STDIN_FILENO { close(input.descriptor) } }
