@@ -81,7 +81,12 @@ start)
     if as_rabbitmq /usr/lib/rabbitmq/bin/rabbitmqctl -q status >/dev/null 2>&1; then
         exit 0
     fi
-    as_rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server -detached >/dev/null 2>&1 || true
+    # RabbitMQ's file handle cache takes its limit from the open-files limit; at Debian's default of 1,024 a test run
+    # (dozens of virtual hosts, each with its message stores and queues, and hundreds of connections) used them all:
+    # logins and new virtual hosts then waited for handles that never came. What a systemd unit of the package gets.
+    # (runuser's PAM session sets the soft limit back to 1,024, so the node raises it itself, up to the hard limit.)
+    ulimit -Hn 65536 2>/dev/null || true
+    as_rabbitmq sh -c 'ulimit -n "$(ulimit -Hn)"; exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached' >/dev/null 2>&1 || true
     for _ in $(seq 1 120); do
         if as_rabbitmq /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup --timeout 5 >/dev/null 2>&1; then
             exit 0
