@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
 echo "== starting the test RabbitMQ node (127.0.0.1:5701, amqps 5702)"
 scripts/rabbitmq-node.sh start jobcast-test 5701 5702
+echo "== deleting the virtual hosts earlier test runs left on the test node (the tests leave theirs while they run)"
+scripts/rabbitmq-node.sh ctl jobcast-test -q list_vhosts | { grep -E '^jobcast-(test|console)-' || true; } | while read -r vhost; do
+    scripts/rabbitmq-node.sh ctl jobcast-test -q delete_vhost "$vhost" >/dev/null
+done
 echo "== starting the restart-test RabbitMQ node (127.0.0.1:5711; only the publisher's restart test stops it)"
 scripts/rabbitmq-node.sh start jobcast-restart 5711
 echo "== starting the worker-restart RabbitMQ node (127.0.0.1:5713; only the worker's restart test stops it)"

@@ -44,7 +44,7 @@ struct ConsoleFixture {
     }
 
     func cleanUp() {
-        host.delete()
+        host.release()
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -46,7 +46,7 @@ struct WorkerHarness {
     }
 
     func cleanUp() {
-        host.delete()
+        host.release()
         try? FileManager.default.removeItem(at: directory)
     }
 
