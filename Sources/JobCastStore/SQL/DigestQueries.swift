@@ -110,6 +110,23 @@ extension SQLDeliveryStore {
         }
     }
 
+    public func publishedDigests(since: Date, limit: Int) async throws -> [DigestRecord] {
+        try await backend.withConnection(logger: logger) { db in
+            let rows = try await db.raw(
+                """
+                SELECT id FROM jobcast_wechat_digests
+                WHERE state = 'published' AND publish_id IS NOT NULL AND updated_ms >= \(bind: since.unixMilliseconds)
+                ORDER BY updated_ms DESC LIMIT \(bind: max(0, limit))
+                """
+            ).all()
+            var digests: [DigestRecord] = []
+            for row in rows {
+                if let digest = try await Self.digest(id: try row.decode(column: "id", as: String.self), db: db) { digests.append(digest) }
+            }
+            return digests
+        }
+    }
+
     public func digest(id: String) async throws -> DigestRecord? {
         try await backend.withConnection(logger: logger) { db in try await Self.digest(id: id, db: db) }
     }
