@@ -6,7 +6,10 @@ import SQLKit
 extension SQLDeliveryStore {
     public func recordDigest(_ digest: DigestRecord) async throws {
         var seen = Set<DeliveryKey>()
+        // Inserted in key order (the position column keeps the article order): two recorders of overlapping digests
+        // then wait on each other's rows in the same order and never deadlock; the second is refused.
         let members = digest.postings.enumerated().filter { seen.insert($0.element).inserted }
+            .sorted { ($0.element.postingId, $0.element.contentHash) < ($1.element.postingId, $1.element.contentHash) }
         do {
             try await backend.transaction(logger: logger) { db in
                 let held = try await Self.heldVersions(members.map(\.element), db: db)
