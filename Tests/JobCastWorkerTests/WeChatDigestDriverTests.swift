@@ -29,13 +29,20 @@ struct WeChatDigestDriverTests {
         func digests(containing keys: [DeliveryKey]) async throws -> [DigestRecord] { try await store.digests(containing: keys) }
     }
 
+    /// A SQLite store in a folder of its own (no broker: the driver is called directly), removed by `cleanUp`.
+    static func temporaryStore() async throws -> (store: SQLDeliveryStore, cleanUp: @Sendable () -> Void) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobcast-driver-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try await SQLDeliveryStore.sqlite(path: directory.appendingPathComponent("store.sqlite").path, logger: WorkerHarness.logger)
+        return (store, { try? FileManager.default.removeItem(at: directory) })
+    }
+
     @Test("a publish_id that cannot be recorded: the postings are retried, not delivered; the next attempt asks WeChat and submits nothing again")
     func unrecordedPublishID() async throws {
-        let harness = try WorkerHarness.make()
-        defer { harness.cleanUp() }
+        let (store, cleanUp) = try await Self.temporaryStore()
+        defer { cleanUp() }
         let standIn = WeChatStandIn(publishingPolls: 0, publishingDelay: .zero)
         let baseURL = try await standIn.start()
-        let store = try await harness.openStore()
         let ledger = FlakyLedger(store: store)
         let driver = WeChatDigestDriver(
             destination: WorkerHarness.wechatClient(standIn, baseURL: baseURL), renderer: WeChatRenderer(templates: try ChannelTemplates()),
@@ -54,6 +61,39 @@ struct WeChatDigestDriverTests {
         #expect(await standIn.submissions.count == 1, "the draft was submitted again")
         #expect(await standIn.drafts.count == 1)
         #expect(await !standIn.requests(to: .publishBatchGet).isEmpty)
+        try await store.close()
+        await standIn.stop()
+    }
+
+    @Test("the worker's periodic reconciliation records a digest WeChat deleted (publish_status 5) as revoked")
+    func periodicReconciliation() async throws {
+        let (store, cleanUp) = try await Self.temporaryStore()
+        defer { cleanUp() }
+        let standIn = WeChatStandIn(publishingPolls: 0)
+        let baseURL = try await standIn.start()
+        let client = WorkerHarness.wechatClient(standIn, baseURL: baseURL)
+        let draft = try WeChatRenderer(templates: try ChannelTemplates()).render(Array(try SampleData.postings().prefix(3))).draft
+        let outcome = await client.publish(draft, pollInterval: .milliseconds(20), timeout: .seconds(5))
+        let publishID = try #require(outcome.publishID)
+        let digest = DigestRecord(
+            mediaID: try #require(outcome.mediaID), publishID: publishID, state: .published, workerID: "w", postings: [
+                DeliveryKey(postingId: "p1", channel: .wechat, contentHash: "h1")
+            ])
+        try await store.recordDigest(digest)
+        await standIn.revoke(publishID: publishID, status: 5)
+
+        let service = WeChatReconcileService(
+            reconciler: WeChatReconciler(destination: client, ledger: store, logger: WorkerHarness.logger), interval: .milliseconds(200),
+            logger: WorkerHarness.logger)
+        let running = Task { try await service.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await store.digest(id: digest.id)?.state != .revoked, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        running.cancel()
+        _ = try? await running.value
+        #expect(try await store.digest(id: digest.id)?.state == .revoked)
+        #expect(await standIn.requests(to: .publishGet).count >= 2, "published, then asked again")
         try await store.close()
         await standIn.stop()
     }

@@ -2,6 +2,7 @@ import Foundation
 import JobCastChannels
 import JobCastStore
 import Logging
+import ServiceLifecycle
 
 /// Asks WeChat again about digests it published (`freepublish/get` of each recorded `publish_id`) and records those
 /// it now calls `publish_status` 5 (deleted by the account) or 6 (banned by the platform) as `revoked` in the ledger:
@@ -53,5 +54,38 @@ public struct WeChatReconciler: Sendable {
             result.revoked.append(Revoked(digest: digest, publishStatus: code, words: words))
         }
         return result
+    }
+}
+
+/// The WeChat worker's periodic reconciliation: ``WeChatReconciler`` over the last `window` every `interval`
+/// (`JOBCAST_WECHAT_RECONCILE_INTERVAL`), first after one interval. A failed run is logged and tried next time.
+public struct WeChatReconcileService: Service {
+    let reconciler: WeChatReconciler
+    let interval: Duration
+    let window: TimeInterval
+    let logger: Logger
+
+    public init(reconciler: WeChatReconciler, interval: Duration, window: TimeInterval = 7 * 86_400, logger: Logger) {
+        self.reconciler = reconciler
+        self.interval = interval
+        self.window = window
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            do {
+                let result = try await reconciler.run(since: Date().addingTimeInterval(-window))
+                logger.info(
+                    "WeChat reconciliation", metadata: ["checked": "\(result.checked)", "revoked": "\(result.revoked.count)", "unanswered": "\(result.unanswered.count)"])
+            } catch {
+                logger.warning("WeChat reconciliation failed; trying again next time", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }
