@@ -135,6 +135,9 @@ public struct ConfigurationVariable: Sendable, Hashable, Codable {
         .init(
             "JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL", default: "300", kind: .seconds, minimum: 0.1, maximum: 86400,
             "seconds between the parked WeChat channel's checks (daily quota 45009, IP whitelist 40164, permission 48001)"),
+        .init(
+            "JOBCAST_WECHAT_RECONCILE_INTERVAL", default: "21600", kind: .seconds, minimum: 0, maximum: 604_800,
+            "seconds between the WeChat worker's checks of the last 7 days' digests for deletions and bans (0: none)"),
         .init("JOBCAST_OUTBOX_DIR", default: "var/outbox", kind: .directory, "where a channel without an endpoint writes what it would have sent"),
         .init("JOBCAST_TEMPLATES_DIR", default: "(built in)", kind: .directory, "Mustache templates that replace the built-in wording, file by file"),
         .init("JOBCAST_WORKER_CONCURRENCY", default: "16", kind: .integer, minimum: 1, maximum: 1000, "platform deliveries in flight at once"),

@@ -23,6 +23,8 @@ public struct WorkerSettings: Sendable {
     public var digestWindow: Double
     /// `JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL`: seconds between the parked WeChat channel's probes (45009, 40164, 48001).
     public var quotaProbeInterval: Double
+    /// `JOBCAST_WECHAT_RECONCILE_INTERVAL`: seconds between the WeChat worker's reconciliations (0: none).
+    public var reconcileInterval: Double
     /// `JOBCAST_DATABASE_URL`: `sqlite:///path`, `postgres://…`; default `var/jobcast.sqlite`.
     public var databaseURL: String?
     /// `JOBCAST_OUTBOX_DIR`: where a channel without an endpoint writes what it would have sent.
@@ -57,6 +59,7 @@ public struct WorkerSettings: Sendable {
         digestMax = try integer("JOBCAST_WECHAT_DIGEST_MAX", 40)
         digestWindow = try seconds("JOBCAST_WECHAT_DIGEST_WINDOW", 10)
         quotaProbeInterval = try seconds("JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL", 300)
+        reconcileInterval = try seconds("JOBCAST_WECHAT_RECONCILE_INTERVAL", 21_600)
         databaseURL = try reader.text("JOBCAST_DATABASE_URL")
         outboxDirectory = try reader.directory("JOBCAST_OUTBOX_DIR") ?? "var/outbox"
         templatesDirectory = try reader.directory("JOBCAST_TEMPLATES_DIR", mustExist: true)
@@ -84,6 +87,7 @@ public struct WorkerSettings: Sendable {
             "JOBCAST_WECHAT_DIGEST_MAX=\(digestMax)",
             "JOBCAST_WECHAT_DIGEST_WINDOW=\(digestWindow)",
             "JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL=\(quotaProbeInterval)",
+            "JOBCAST_WECHAT_RECONCILE_INTERVAL=\(reconcileInterval)",
             "JOBCAST_DATABASE_URL=\(databaseURL.map(Settings.redactURL) ?? "(default: sqlite var/jobcast.sqlite)")",
             "JOBCAST_OUTBOX_DIR=\(outboxDirectory)",
             "JOBCAST_TEMPLATES_DIR=\(templatesDirectory ?? "(built-in templates)")",

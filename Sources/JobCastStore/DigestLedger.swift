@@ -86,6 +86,9 @@ public protocol DigestLedger: Sendable {
     func updateDigest(id: String, state: DigestRecord.State, publishID: String?) async throws
     /// The digest with this id, or nil.
     func digest(id: String) async throws -> DigestRecord?
+    /// Published digests (with a `publish_id`) published at or after `since`, newest first: what reconciliation asks
+    /// WeChat about again.
+    func publishedDigests(since: Date, limit: Int) async throws -> [DigestRecord]
     /// Lets these postings of a digest go (WeChat failed their articles): they may go into another digest.
     func release(_ keys: [DeliveryKey], fromDigest id: String) async throws
     /// The digests, open or published (not failed ones), that hold any of these postings with the same

@@ -19,6 +19,7 @@ struct JobCast: AsyncParsableCommand {
             DLQCommand.self, PauseCommand.self, ResumeCommand.self, AuditCommand.self,
             StatsCommand.self, ReportCommand.self,
             DashboardCommand.self,
+            WeChatCommand.self,
             ConfigCommand.self, HealthCommand.self,
             StoreBenchCommand.self,
         ]

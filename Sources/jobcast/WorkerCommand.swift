@@ -93,6 +93,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let render = RenderConfiguration(thumbMediaID: settings.wechatThumbMediaID ?? "")
         var workers: [ChannelWorker] = []
+        var reconcile: WeChatReconcileService?
         if channel != .wechat {
             // Until it has counted the live workers, a worker under a fleet rate limit takes a tenth (a one-off run: all of it).
             let rateLimit = workerSettings.platformRateLimit.map { (perSecond: $0, limiter: RateLimiter(rate: untilEmpty ? $0 : $0 / 10)) }
@@ -117,6 +118,11 @@ struct WorkerCommand: AsyncParsableCommand {
                 probeInterval: .milliseconds(Int(workerSettings.quotaProbeInterval * 1000)), logger: logger)
             workers.append(
                 ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store, logger: logger))
+            if !untilEmpty, settings.wechatAppID != nil, workerSettings.reconcileInterval > 0 {
+                reconcile = WeChatReconcileService(
+                    reconciler: WeChatReconciler(destination: destination, ledger: store, logger: logger),
+                    interval: .milliseconds(Int(workerSettings.reconcileInterval * 1000)), logger: logger)
+            }
         }
         logger.info(
             "worker starting",
@@ -125,6 +131,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 "amqp.broker": "\(brokers.map(\.redactedURL))",
             ])
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = workers.map { .init(service: $0, successTerminationBehavior: .ignore) }
+        if let reconcile { services.append(.init(service: reconcile, successTerminationBehavior: .ignore)) }
         if !untilEmpty {
             // A one-off --until-empty run serves no endpoints: nothing would watch them, and they would keep it alive.
             services.append(

@@ -88,6 +88,8 @@ public actor WeChatStandIn: StandInActor {
     private var faults: [(endpoint: Endpoint?, errcode: Int, errmsg: String)] = []
     private var publicationFailure: (status: Int, failedArticles: [Int], publishingOthers: Bool)?
     private var answerLosses: [(endpoint: Endpoint, loss: AnswerLoss)] = []
+    /// Published tasks undone afterwards: publish_id → publish_status 5 (deleted) or 6 (banned).
+    private var revoked: [String: Int] = [:]
     private var draftBarrier = 0
     /// Metered calls left today; nil: unlimited.
     private var quotaLeft: Int?
@@ -145,6 +147,10 @@ public actor WeChatStandIn: StandInActor {
     }
 
     public func setPublishingPolls(_ polls: Int) { publishingPolls = polls }
+
+    /// A published task is deleted by the account (5) or banned by the platform (6): freepublish/get answers that
+    /// status from now on, and batchget no longer lists it.
+    public func revoke(publishID: String, status: Int = 6) { revoked[publishID] = status }
 
     /// The daily quota runs out after `calls` more metered calls: then every one answers 45009 until ``resetQuota()``
     /// (midnight) or `POST /cgi-bin/clear_quota`. `openapi/quota/get` answers `remain` meanwhile.
@@ -321,6 +327,9 @@ public actor WeChatStandIn: StandInActor {
         }
         task.polls += 1
         publishTasks[publishID] = task
+        if let status = revoked[publishID] {
+            return .json(200, ["publish_id": publishID, "publish_status": status, "fail_idx": []])
+        }
         if task.polls <= publishingPolls && !delayPassed(task) {
             return .json(200, ["publish_id": publishID, "publish_status": 1, "fail_idx": []])
         }
@@ -350,7 +359,7 @@ public actor WeChatStandIn: StandInActor {
         let count = (body["count"] as? NSNumber)?.intValue ?? 0
         guard offset >= 0, (1...20).contains(count) else { return .json(200, ["errcode": 40097, "errmsg": "invalid args"]) }
         let published = publishTasks.values
-            .filter { publicationFailure == nil && ($0.polls >= publishingPolls || delayPassed($0)) }
+            .filter { publicationFailure == nil && revoked[$0.publishID] == nil && ($0.polls >= publishingPolls || delayPassed($0)) }
             .sorted { (Int($0.publishID) ?? 0) > (Int($1.publishID) ?? 0) }
         let page = published.dropFirst(offset).prefix(count)
         let items: [[String: Any]] = page.map { task in

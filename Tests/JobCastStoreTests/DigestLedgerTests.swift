@@ -111,4 +111,31 @@ struct DigestLedgerTests {
             try await other.close()
         }
     }
+
+    @Test("two workers record digests of the same postings at the same instant: one is recorded, the other refused", arguments: TestBackend.allCases)
+    func concurrentRecordsConflict(backend: TestBackend) async throws {
+        try await withStore(backend) { store, place in
+            let other = try await place.open()
+            let keys = (0..<30).map { Self.key("p\($0)") }
+            for round in 0..<5 {
+                let versions = keys.map { Self.key($0.postingId, "round-\(round)") }
+                let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for (ledger, worker) in [(store, "w1"), (other, "w2"), (store, "w3"), (other, "w4")] {
+                        group.addTask {
+                            do {
+                                try await ledger.recordDigest(DigestRecord(mediaID: "M_\(worker)_\(round)", workerID: worker, postings: versions.shuffled()))
+                                return true
+                            } catch is DigestConflict {
+                                return false
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(outcomes.filter { $0 }.count == 1, "round \(round): \(outcomes)")
+                #expect(try await store.digests(containing: versions).count == 1)
+            }
+            try await other.close()
+        }
+    }
 }

@@ -197,4 +197,36 @@ struct WorkerWeChatTests {
         try await store.close()
         await standIn.stop()
     }
+
+    @Test("publish_status 6 found by `jobcast wechat reconcile`: the digest recorded as revoked, its postings named")
+    func reconcileFindsRevoked() async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = WeChatStandIn(publishingPolls: 0)
+        let baseURL = try await standIn.start()
+        let values = Array(try SampleData.jsonValues().prefix(4))
+        try await harness.publish(postings: values)
+        try await harness.runUntilEmpty([.wechat], settings: ["JOBCAST_WECHAT_DIGEST_WINDOW": "1"], wechat: WorkerHarness.wechatClient(standIn, baseURL: baseURL))
+        let publishID = try #require(await standIn.publishTasks.keys.first)
+        await standIn.revoke(publishID: publishID, status: 6)
+
+        let environment = [
+            "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath, "JOBCAST_WECHAT_API_BASE": baseURL,
+            "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
+        ]
+        let run = try await runProcess(try JobCastBinary.url(), ["wechat", "reconcile", "--days", "1"], environment: environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("revoked: publish_id \(publishID)") && run.stdout.contains("publish_status 6, blocked by the platform"), "\(run.stdout)")
+        for value in values { #expect(run.stdout.contains(try #require(value["id"]?.stringValue))) }
+        #expect(run.stdout.contains("checked 1 digests published in the last 1 days: 1 revoked"))
+        let store = try await harness.openStore()
+        let id = try #require(values[0]["id"]?.stringValue)
+        let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(values[0]))])
+        #expect(held.map(\.state) == [.revoked])
+        try await store.close()
+        // Once recorded, it is not asked about again.
+        let again = try await runProcess(try JobCastBinary.url(), ["wechat", "reconcile"], environment: environment)
+        #expect(again.stdout.contains("checked 0 digests"), "\(again.stdout)")
+        await standIn.stop()
+    }
 }

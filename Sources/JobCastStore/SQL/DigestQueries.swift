@@ -6,7 +6,10 @@ import SQLKit
 extension SQLDeliveryStore {
     public func recordDigest(_ digest: DigestRecord) async throws {
         var seen = Set<DeliveryKey>()
+        // Inserted in key order (the position column keeps the article order): two recorders of overlapping digests
+        // then wait on each other's rows in the same order and never deadlock; the second is refused.
         let members = digest.postings.enumerated().filter { seen.insert($0.element).inserted }
+            .sorted { ($0.element.postingId, $0.element.contentHash) < ($1.element.postingId, $1.element.contentHash) }
         do {
             try await backend.transaction(logger: logger) { db in
                 let held = try await Self.heldVersions(members.map(\.element), db: db)
@@ -107,6 +110,23 @@ extension SQLDeliveryStore {
                     """
                 ).run()
             }
+        }
+    }
+
+    public func publishedDigests(since: Date, limit: Int) async throws -> [DigestRecord] {
+        try await backend.withConnection(logger: logger) { db in
+            let rows = try await db.raw(
+                """
+                SELECT id FROM jobcast_wechat_digests
+                WHERE state = 'published' AND publish_id IS NOT NULL AND updated_ms >= \(bind: since.unixMilliseconds)
+                ORDER BY updated_ms DESC LIMIT \(bind: max(0, limit))
+                """
+            ).all()
+            var digests: [DigestRecord] = []
+            for row in rows {
+                if let digest = try await Self.digest(id: try row.decode(column: "id", as: String.self), db: db) { digests.append(digest) }
+            }
+            return digests
         }
     }
 

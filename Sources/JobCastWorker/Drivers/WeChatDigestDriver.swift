@@ -119,13 +119,19 @@ public struct WeChatDigestDriver: ChannelDriver {
             await deliver(&round, into: &results)
             parked = pending.filter { results[$0.index].flatMap(Self.parkingFailure) != nil }
             guard let first = parked.first, let (reason, failure) = results[first.index].flatMap(Self.parkingFailure) else { break }
-            guard await park(reason, failure) else { break }  // cancelled: the parked postings keep their retry result
+            // Cancelled (the worker is stopping): the parked postings keep their retry result, the channel stays parked.
+            guard await park(reason, failure) else { return finished(results, followers) }
             for item in parked { results[item.index] = nil }
         }
         if let was = parking?.current {
             parking?.resume()
             logger.notice("WeChat answers again; the channel resumes", metadata: ["wechat.parked": "\(was.reason.rawValue)", "probes": "\(was.probes)"])
         }
+        return finished(results, followers)
+    }
+
+    private func finished(_ results: [DeliveryResult?], _ followers: [(index: Int, leader: Int)]) -> [DeliveryResult] {
+        var results = results
         for follower in followers { results[follower.index] = results[follower.leader] }
         return results.map { $0! }
     }
