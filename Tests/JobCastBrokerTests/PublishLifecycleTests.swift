@@ -81,6 +81,23 @@ struct PublishLifecycleTests {
         }
     }
 
+    @Test("--at sets publishAt on every posting of the files (withdrawals untouched); a time without an offset is refused")
+    func publishAt() async throws {
+        try await TestExchange.with { setup in
+            let result = try await publish(["--at", "2026-03-02T08:00:00+08:00", Self.samples, "--exchange", setup.exchange], now: SampleData.now, url: setup.url)
+            #expect(result.status == 0, "\(result.stderr)")
+            let messages = try await setup.messages()
+            #expect(messages.count == 59)
+            for message in messages {
+                guard case .publish(let posting) = try PostingMessage.decode(message.body) else { continue }
+                #expect(posting.publishAt == "2026-03-02T08:00:00+08:00")
+            }
+        }
+        let bad = try await publish(["--at", "2026-03-02 08:00", "--dry-run", Self.samples], now: SampleData.now)
+        #expect(bad.status == 64, "\(bad.stderr)")
+        #expect(bad.stderr.contains("--at must be an RFC 3339 time"))
+    }
+
     @Test("RFC 3339 versions: offsets, fractions, leap days; what is not one is refused")
     func rfc3339() {
         #expect(PostingVersion.milliseconds(rfc3339: "1970-01-01T00:00:00Z") == 0)

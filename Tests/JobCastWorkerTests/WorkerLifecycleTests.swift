@@ -1,6 +1,7 @@
 import AMQP
 import ChannelStandIns
 import Foundation
+import JobCastBroker
 import JobCastChannels
 import JobCastCore
 import JobCastStore
@@ -199,6 +200,50 @@ struct WorkerLifecycleTests {
         try await store.close()
         #expect(history.map(\.outcome) == [.delivered, .expired])
         #expect(history.last?.code == 204)
+        await standIn.stop()
+    }
+
+    @Test("publishAt a few seconds ahead: parked in the schedule queues (never held unacknowledged), the worker SIGKILLed meanwhile; delivered once, not before its time")
+    func scheduledPublication() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        let id = "lifecycle-scheduled-1"
+        let (wall, mono) = (Date(), ContinuousClock.now)
+        let due = Int64(wall.timeIntervalSince1970 * 1000) + 8_000
+        guard case .object(var object) = try Self.posting(id) else { return }
+        object["publishAt"] = .string(PostingVersion.rfc3339(milliseconds: due))
+        try await harness.publish(postings: [.object(object)])
+        let environment = ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token]
+
+        func parked() async -> Int {
+            guard let connection = try? await harness.connect() else { return 0 }
+            var count = 0
+            for level in Topology.scheduleLevels {
+                count += Int((try? await connection.queueStatus(QueueNames.scheduled(.platform, delaySeconds: level)))??.messageCount ?? 0)
+            }
+            await connection.close()
+            return count
+        }
+        let first = try harness.startWorkerProcess(channel: .platform, environment: environment.merging(["JOBCAST_WORKER_ID": "scheduler-a"]) { $1 })
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        try await waitFor(seconds: 30) { await parked() == 1 }
+        #expect(await parked() == 1, "the posting waits in a schedule queue, acknowledged on the channel queue")
+        kill(first.processIdentifier, SIGKILL)
+        try await waitFor(seconds: 10) { !first.isRunning }
+
+        let second = try harness.startWorkerProcess(channel: .platform, environment: environment.merging(["JOBCAST_WORKER_ID": "scheduler-b"]) { $1 })
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+        try await waitFor(seconds: 90) { !(await standIn.requests(forJob: id).isEmpty) }
+        let requests = await standIn.requests(forJob: id)
+        try #require(requests.count == 1)
+        let arrived = wall.addingTimeInterval(Double((requests[0].receivedAt - mono).components.seconds) + Double((requests[0].receivedAt - mono).components.attoseconds) / 1e18)
+        #expect(Int64(arrived.timeIntervalSince1970 * 1000) >= due - 50, "delivered \(Double(due) / 1000 - arrived.timeIntervalSince1970) s before its time")
+        second.terminate()
+        try await waitFor(seconds: 60) { !second.isRunning }
+        #expect(await standIn.requests(forJob: id).count == 1)
+        #expect(try await Self.outcomes(harness, id) == ["delivered"])
         await standIn.stop()
     }
 

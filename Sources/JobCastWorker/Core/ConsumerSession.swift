@@ -140,6 +140,9 @@ struct ConsumerSession: Sendable {
                         }
                         let sorted = await intake.sort(ready, store: store, onProblem: reportStoreProblem)
                         settled += sorted.map(settler.settleBeforeDelivery) ?? []
+                        for (item, due) in sorted?.scheduled ?? [] {
+                            if let parked = await settler.park(item, until: due) { settled.append(parked) }
+                        }
                         recorder.submit(settled)
                         let returned = untilEmpty ? ready.compactMap { MessageEnvelope.retryKey(messageID: $0.envelope.messageID, attempt: $0.envelope.attempt) } : []
                         sink.yield(.examined(ready: sorted?.fresh ?? [], settled: settled.count, returned: returned))

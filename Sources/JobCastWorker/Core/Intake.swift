@@ -36,6 +36,8 @@ struct Intake: Sendable {
         var superseded: [(ReadyMessage, heldRank: Int64)] = []
         /// Postings whose `validUntil` has passed.
         var expired: [ReadyMessage] = []
+        /// Postings whose `publishAt` is ahead (by the system clock, never `JOBCAST_NOW`), with it in milliseconds.
+        var scheduled: [(ReadyMessage, due: Int64)] = []
         /// Already delivered with the same content.
         var duplicates: [ReadyMessage] = []
         /// For the channel.
@@ -85,9 +87,12 @@ struct Intake: Sendable {
     func sort(_ ready: [ReadyMessage], store: any OutcomeStore, onProblem: @Sendable (String?) -> Void) async -> Sorted? {
         var sorted = Sorted()
         var live: [ReadyMessage] = []
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         for item in ready {
             if case .publish(let posting) = item.message, clock.hasExpired(validUntil: posting.validUntil) {
                 sorted.expired.append(item)
+            } else if case .publish(let posting) = item.message, let due = posting.publishAt.flatMap(PostingVersion.milliseconds(rfc3339:)), due > now {
+                sorted.scheduled.append((item, due))
             } else {
                 live.append(item)
             }
