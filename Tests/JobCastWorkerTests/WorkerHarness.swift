@@ -16,9 +16,11 @@ struct WorkerHarness {
     struct Node: Sendable {
         let name: String
         let base: String
-        /// Shared by the worker tests, never stopped.
+        /// Shared by the worker tests, never stopped. `JOBCAST_TEST_NODE` and `JOBCAST_TEST_AMQP_BASE` name another
+        /// node of scripts/rabbitmq-node.sh (one engineer's own, when the shared one is busy).
         static let shared = Node(
-            name: "jobcast-test", base: ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701")
+            name: ProcessInfo.processInfo.environment["JOBCAST_TEST_NODE"] ?? "jobcast-test",
+            base: ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701")
         /// Stopped and started by the one test that restarts the broker under a worker.
         static let restartable = Node(name: "jobcast-worker-restart", base: "amqp://guest:guest@127.0.0.1:5713")
     }
