@@ -71,6 +71,28 @@ struct WorkerLifecycleTests {
         await standIn.stop()
     }
 
+    @Test("a withdrawal whose DELETE lands while the publish's PUT is still on the wire: the PUT lands last, and is withdrawn again")
+    func withdrawalOvertakesAPutInFlight() async throws {
+        let harness = try WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        let id = "lifecycle-inflight-1"
+        // The platform holds the PUT for 3 s before it stores the job and answers.
+        await standIn.failNext(1, with: .delay(.seconds(3)))
+        try await harness.publish(postings: [try Self.posting(id)])
+        let worker = Task { try await harness.runUntilEmpty([.platform], platform: client(standIn, baseURL: baseURL)) }
+        try await waitFor(seconds: 30) { await standIn.requests(forJob: id).count >= 1 }
+        try await harness.publish(postings: [Self.withdrawal(id)])
+        try await worker.value
+
+        // PUT (held), DELETE (404: nothing stored yet), then the PUT is stored, then the worker withdraws it again.
+        #expect(await standIn.requests(forJob: id).map(\.method) == ["PUT", "DELETE", "DELETE"])
+        #expect(await standIn.jobs[id] == nil)
+        #expect(try await Self.outcomes(harness, id).sorted() == ["superseded", "withdrawn"])
+        await standIn.stop()
+    }
+
     @Test("withdraw, then an older publish from another worker: stays withdrawn; a newer publish: live again")
     func tombstoneAndReopening() async throws {
         let harness = try WorkerHarness.make()
@@ -115,12 +137,24 @@ struct WorkerLifecycleTests {
         func message(_ title: String, version: AMQPFieldValue) throws -> (body: Data, properties: AMQPProperties) {
             (try JSONEncoder().encode(try Self.posting(id, title: title)), .persistentJSON(messageId: id, headers: [PostingVersion.header: version]))
         }
+        let platform = client(standIn, baseURL: baseURL)
+        try await harness.publish(raw: [try message("version 5", version: .string("2026-03-05T00:00:00.000Z"))])
+        let worker = Task { try await harness.runUntilEmpty(platform: platform) }
+        // Version 5 is claimed on both channels (its PUT got the 503 and waits in the retry queue); the older ones
+        // arrive now. (Had they reached a worker first, they would have been the newest word then, and delivered.)
+        let rank5 = PostingVersion.rank(milliseconds: PostingVersion.milliseconds(rfc3339: "2026-03-05T00:00:00.000Z")!, withdrawal: false)
+        try await waitFor(seconds: 30) {
+            guard let store = try? await harness.openStore() else { return false }
+            defer { Task { try? await store.close() } }
+            let platformRank = try? await store.heldVersions(channel: .platform, postingIDs: [id])[id]
+            let wechatRank = try? await store.heldVersions(channel: .wechat, postingIDs: [id])[id]
+            return platformRank == rank5 && wechatRank == rank5
+        }
         try await harness.publish(raw: [
-            try message("version 5", version: .string("2026-03-05T00:00:00.000Z")),
             try message("version 3", version: .int64(1_772_496_000_000)),  // 2026-03-03T00:00:00Z in milliseconds
             try message("version 4", version: .string("2026-03-04T08:00:00+08:00")),
         ])
-        try await harness.runUntilEmpty(platform: client(standIn, baseURL: baseURL))
+        try await worker.value
 
         #expect(Self.title(await standIn.jobs[id]) == "version 5")
         let puts = await standIn.requests(forJob: id).compactMap { Self.title($0.body) }

@@ -98,7 +98,9 @@ struct ConsumerSession: Sendable {
                             let started = ContinuousClock.now
                             let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash, isCorrection: $0.isCorrection) })
                             metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
-                            let settled = await settler.settle(Array(zip(batch, results)))
+                            let overtaken = await intake.withdrawOvertaken(batch, results, store: store, driver: driver)
+                            var settled = await settler.settle(zip(batch, results).enumerated().filter { overtaken[$0.offset] == nil }.map(\.element))
+                            settled += settler.settleBeforeDelivery(Intake.Sorted(superseded: overtaken.sorted { $0.key < $1.key }.map { (batch[$0.key], $0.value) }))
                             recorder.submit(settled)
                             sink.yield(.delivered(settled: settled.count, awaitedRetries: settled.compactMap(\.awaitedRetry)))
                         }

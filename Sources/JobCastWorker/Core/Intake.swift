@@ -125,6 +125,36 @@ struct Intake: Sendable {
         return sorted
     }
 
+    /// After a platform batch: a publish the platform accepted while a newer withdrawal of the same posting was claimed
+    /// (its DELETE may have reached the platform before this PUT did) is withdrawn again at once, so that the newest
+    /// word stands whatever the order the two requests landed in. Returns, by position in `batch`, the publishes so
+    /// withdrawn and the rank held, to be recorded as superseded. (An older publish overtaken by a newer publish, or
+    /// an older withdrawal by a newer publish, cannot be repaired here: this worker does not have the newer content.)
+    func withdrawOvertaken(_ batch: [ReadyMessage], _ results: [DeliveryResult], store: any OutcomeStore, driver: any ChannelDriver) async
+        -> [Int: Int64]
+    {
+        guard channel == .platform else { return [:] }
+        let delivered = zip(batch, results).enumerated().filter { _, pair in
+            if case .publish = pair.0.message, case .delivered = pair.1 { true } else { false }
+        }.map(\.offset)
+        guard !delivered.isEmpty, let held = try? await store.heldVersions(channel: channel, postingIDs: delivered.map { batch[$0].message.id })
+        else { return [:] }
+        let overtaken = delivered.filter { index in
+            guard let rank = held[batch[index].message.id] else { return false }
+            return rank > batch[index].versionRank && rank & 1 == 1
+        }
+        guard !overtaken.isEmpty else { return [:] }
+        let withdrawals = overtaken.map { DeliveryItem(message: .withdraw(Withdrawal(id: batch[$0].message.id)), contentHash: "") }
+        var result: [Int: Int64] = [:]
+        for (index, outcome) in zip(overtaken, await driver.deliver(withdrawals)) {
+            switch outcome {
+            case .delivered, .alreadyGone: result[index] = held[batch[index].message.id]
+            case .retry, .dead: break  // recorded as delivered; the withdrawal's own worker DELETEd it too
+            }
+        }
+        return result
+    }
+
     /// Splits `ready` into what was already delivered with the same content (one query for the batch) and what
     /// goes to the channel. A store that cannot answer sends everything on: the channels are idempotent, and
     /// the outcome cannot be recorded until the store is back anyway.
