@@ -107,7 +107,8 @@ struct PublishLifecycleTests {
         for bad in ["2023-02-29T00:00:00Z", "2026-03-01 01:30:00Z", "2026-03-01T01:30:00", "2026-03-01T24:00:00Z", "2026-03-01T01:30:00.Z", "x"] {
             #expect(PostingVersion.milliseconds(rfc3339: bad) == nil, "\(bad)")
         }
-        for ms: Int64 in [0, 1_772_328_600_250, 951_782_400_000, 4_102_444_799_999] {
+        #expect(PostingVersion.milliseconds(rfc3339: "2026-03-01T01:30:00.5Z")! % 1000 == 500)
+        for ms: Int64 in [0, 1_772_328_600_250, 951_782_400_000, 4_102_444_799_999] + (0..<1000).map { 1_772_328_600_000 + $0 } {
             #expect(PostingVersion.milliseconds(rfc3339: PostingVersion.rfc3339(milliseconds: ms)) == ms)
         }
     }
