@@ -11,7 +11,7 @@ import Logging
 /// so tests never meet), JobCast's topology declared in it, a SQLite store in a folder of its own, and dead
 /// letters published as the worker publishes them (through `jobcast.dlx`, with the `x-jobcast-*` headers).
 struct ConsoleFixture {
-    static let nodeName = "jobcast-test"
+    static let nodeName = ProcessInfo.processInfo.environment["JOBCAST_TEST_NODE"] ?? "jobcast-test"
     static let base = ProcessInfo.processInfo.environment["JOBCAST_TEST_AMQP_BASE"] ?? "amqp://guest:guest@127.0.0.1:5701"
 
     static let logger: Logger = {
