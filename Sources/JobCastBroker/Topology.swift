@@ -7,8 +7,13 @@ import JobCastCore
 /// jobcast.postings (topic) ──#──▶ jobcast.platform (quorum)            ──▶ platform workers
 ///                          └──#──▶ jobcast.wechat (quorum, single active consumer) ──▶ wechat workers
 /// jobcast.<channel>.retry.<delay>s (quorum, TTL) ──expired──▶ (default exchange) ──▶ jobcast.<channel>
+/// jobcast.<channel>.scheduled.<delay>s (quorum, TTL) ──expired──▶ (default exchange) ──▶ jobcast.<channel>
 /// jobcast.dlx (direct) ──<channel>──▶ jobcast.<channel>.dead (quorum)
 /// ```
+///
+/// A posting whose `publishAt` is ahead waits in the schedule queues: each holds messages for a fixed time (so that
+/// every message in one expires in order), and a worker sends a returning posting to the longest wait that does not
+/// pass its time, until it is due (``scheduleLevels``).
 ///
 /// Workers publish a failed message to the retry level its attempt count calls for, or to `jobcast.dlx` with
 /// the reason in headers, and only then ack the original. The channel queues also dead-letter to `jobcast.dlx`
@@ -22,6 +27,11 @@ public struct Topology: Sendable {
     public var channels: [DeliveryChannel]
 
     public static let defaultRetryDelays = RetryPolicy.defaultDelays
+
+    /// The schedule queues' waits, in seconds: a posting 2 hours ahead waits 15 min seven times, 30 s up to thirty
+    /// times and 1 s up to thirty times, and comes due within about a second of its time. Four levels: every queue is a
+    /// quorum queue (a replicated log on every node), so each level costs the broker even while it is empty.
+    public static let scheduleLevels = [1, 30, 900, 21_600]
 
     public init(retryDelays: [Int] = Topology.defaultRetryDelays, deliveryLimit: Int = 20, channels: [DeliveryChannel] = DeliveryChannel.allCases) {
         precondition(!retryDelays.isEmpty, "at least one retry level")
@@ -59,10 +69,12 @@ public struct Topology: Sendable {
             var specs = [
                 QueueSpec(name: main, arguments: mainArguments, bindings: [.init(exchange: QueueNames.postingsExchange, routingKey: "#")])
             ]
-            for delay in retryDelayLevels {
+            for (delay, name) in retryDelayLevels.map({ ($0, QueueNames.retry(channel, delaySeconds: $0)) })
+                + Self.scheduleLevels.map({ ($0, QueueNames.scheduled(channel, delaySeconds: $0)) })
+            {
                 specs.append(
                     QueueSpec(
-                        name: QueueNames.retry(channel, delaySeconds: delay),
+                        name: name,
                         arguments: [
                             "x-queue-type": "quorum",
                             "x-message-ttl": .int64(Int64(delay) * 1000),

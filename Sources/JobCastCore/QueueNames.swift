@@ -11,6 +11,9 @@ public enum QueueNames {
     /// with the old ones (which drain back into the channel queue by themselves).
     public static func retry(_ channel: DeliveryChannel, delaySeconds: Int) -> String { "jobcast.\(channel.rawValue).retry.\(delaySeconds)s" }
     public static func dead(_ channel: DeliveryChannel) -> String { "jobcast.\(channel.rawValue).dead" }
+    /// A schedule queue holds a posting whose `publishAt` is ahead for `delaySeconds`, then hands it back to the
+    /// channel queue, where a worker parks it again in the queue the rest of the wait calls for.
+    public static func scheduled(_ channel: DeliveryChannel, delaySeconds: Int) -> String { "jobcast.\(channel.rawValue).scheduled.\(delaySeconds)s" }
 
     /// The channel a queue belongs to, if it is one of JobCast's.
     public static func channel(ofQueue name: String) -> DeliveryChannel? {

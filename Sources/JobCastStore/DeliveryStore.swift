@@ -19,6 +19,9 @@ public protocol OutcomeStore: Sendable {
     /// afterwards. A claim whose rank is below what is returned is superseded; one equal to it is the newest word.
     func claimVersions(channel: DeliveryChannel, _ claims: [VersionClaim]) async throws -> [String: Int64]
 
+    /// The rank held for each of these postings on `channel` (one read, no claim); postings never claimed are absent.
+    func heldVersions(channel: DeliveryChannel, postingIDs: [String]) async throws -> [String: Int64]
+
     /// Throws when the store cannot be reached (a cheap `SELECT 1`): how the worker tells a store that is
     /// down from one that refused a particular row.
     func checkAvailable() async throws

@@ -91,18 +91,25 @@ public final class SQLDeliveryStore: DeliveryStore {
                     WHERE excluded.version_rank > jobcast_posting_versions.version_rank
                     """
                 ).run()
-                let ids = chunk.map { SQLQueryString("\(bind: $0.key)") }
-                for row in try await db.raw(
-                    """
-                    SELECT posting_id, version_rank FROM jobcast_posting_versions
-                    WHERE channel = \(bind: channel.rawValue) AND posting_id IN (\(ids.joined(separator: ", ")))
-                    """
-                ).all() {
-                    ranks[try row.decode(column: "posting_id", as: String.self)] = try row.decode(column: "version_rank", as: Int64.self)
-                }
+                ranks.merge(try await Self.heldRanks(channel: channel, postingIDs: chunk.map(\.key), on: db)) { $1 }
             }
             return ranks
         } }
+    }
+
+    /// The ranks held for these postings (at most ``rowsPerStatement``) on `channel`, in one query.
+    static func heldRanks(channel: DeliveryChannel, postingIDs: [String], on db: any SQLDatabase) async throws -> [String: Int64] {
+        let ids = postingIDs.map { SQLQueryString("\(bind: $0)") }
+        var ranks: [String: Int64] = [:]
+        for row in try await db.raw(
+            """
+            SELECT posting_id, version_rank FROM jobcast_posting_versions
+            WHERE channel = \(bind: channel.rawValue) AND posting_id IN (\(ids.joined(separator: ", ")))
+            """
+        ).all() {
+            ranks[try row.decode(column: "posting_id", as: String.self)] = try row.decode(column: "version_rank", as: Int64.self)
+        }
+        return ranks
     }
 
     // MARK: - Taking expired postings down
@@ -151,6 +158,20 @@ public final class SQLDeliveryStore: DeliveryStore {
             try await Self.insert(attempts: attempts, on: db)
             try await Self.forgetDelivered(attempts, on: db)
         } }
+    }
+
+    public func heldVersions(channel: DeliveryChannel, postingIDs: [String]) async throws -> [String: Int64] {
+        let unique = Array(Set(postingIDs))
+        guard !unique.isEmpty else { return [:] }
+        return try await DeliveryStoreError.readable {
+            try await self.backend.withConnection(logger: self.logger) { db in
+                var ranks: [String: Int64] = [:]
+                for chunk in unique.chunked(into: Self.rowsPerStatement) {
+                    ranks.merge(try await Self.heldRanks(channel: channel, postingIDs: Array(chunk), on: db)) { $1 }
+                }
+                return ranks
+            }
+        }
     }
 
     public func checkAvailable() async throws {

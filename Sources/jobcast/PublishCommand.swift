@@ -53,11 +53,20 @@ struct PublishCommand: AsyncParsableCommand {
             valueName: "day"))
     var datesRelativeTo: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Publish every posting of the files at TIME (RFC 3339 with an offset, like 2026-03-02T08:00:00+08:00): sets publishAt; the workers hold them durably until then.",
+            valueName: "time"))
+    var at: String?
+
     @OptionGroup var send: SendOptions
 
     func validate() throws {
         if let day = datesRelativeTo, CalendarDate(day)?.isReal != true {
             throw ValidationError("--dates-relative-to must be a date YYYY-MM-DD, like 2023-04-01; got '\(day)'.")
+        }
+        if let at, PostingVersion.milliseconds(rfc3339: at) == nil {
+            throw ValidationError("--at must be an RFC 3339 time with an offset, like 2026-03-02T08:00:00+08:00; got '\(at)'.")
         }
     }
 
@@ -73,7 +82,7 @@ struct PublishCommand: AsyncParsableCommand {
         let inputs = try PostingInputReader.open(files)
         let pipe = ReadBatchPipe()
         var reader = PostingInputReader(inputs: inputs, format: format, encoding: encoding)
-        reader.preparer = PostingPreparer(refusingExpiredOn: clock, shiftingDatesBy: shift)
+        reader.preparer = PostingPreparer(refusingExpiredOn: clock, shiftingDatesBy: shift, publishAt: at)
         reader.start(into: pipe)
         let sizes = inputs.map(\.size)
         let inputBytes = sizes.contains(nil) ? nil : sizes.reduce(0) { $0 + $1! }

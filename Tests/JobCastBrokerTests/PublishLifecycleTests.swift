@@ -81,6 +81,23 @@ struct PublishLifecycleTests {
         }
     }
 
+    @Test("--at sets publishAt on every posting of the files (withdrawals untouched); a time without an offset is refused")
+    func publishAt() async throws {
+        try await TestExchange.with { setup in
+            let result = try await publish(["--at", "2026-03-02T08:00:00+08:00", Self.samples, "--exchange", setup.exchange], now: SampleData.now, url: setup.url)
+            #expect(result.status == 0, "\(result.stderr)")
+            let messages = try await setup.messages()
+            #expect(messages.count == 59)
+            for message in messages {
+                guard case .publish(let posting) = try PostingMessage.decode(message.body) else { continue }
+                #expect(posting.publishAt == "2026-03-02T08:00:00+08:00")
+            }
+        }
+        let bad = try await publish(["--at", "2026-03-02 08:00", "--dry-run", Self.samples], now: SampleData.now)
+        #expect(bad.status == 64, "\(bad.stderr)")
+        #expect(bad.stderr.contains("--at must be an RFC 3339 time"))
+    }
+
     @Test("RFC 3339 versions: offsets, fractions, leap days; what is not one is refused")
     func rfc3339() {
         #expect(PostingVersion.milliseconds(rfc3339: "1970-01-01T00:00:00Z") == 0)
@@ -90,7 +107,8 @@ struct PublishLifecycleTests {
         for bad in ["2023-02-29T00:00:00Z", "2026-03-01 01:30:00Z", "2026-03-01T01:30:00", "2026-03-01T24:00:00Z", "2026-03-01T01:30:00.Z", "x"] {
             #expect(PostingVersion.milliseconds(rfc3339: bad) == nil, "\(bad)")
         }
-        for ms: Int64 in [0, 1_772_328_600_250, 951_782_400_000, 4_102_444_799_999] {
+        #expect(PostingVersion.milliseconds(rfc3339: "2026-03-01T01:30:00.5Z")! % 1000 == 500)
+        for ms: Int64 in [0, 1_772_328_600_250, 951_782_400_000, 4_102_444_799_999] + (0..<1000).map { 1_772_328_600_000 + $0 } {
             #expect(PostingVersion.milliseconds(rfc3339: PostingVersion.rfc3339(milliseconds: ms)) == ms)
         }
     }

@@ -25,6 +25,47 @@ struct StatsCommandTests {
         return (result.status, Data(result.stdout.utf8))
     }
 
+    @Test("jobcast stats --posting ID: one posting's history through publish, retry, correction, superseded version, withdrawal")
+    func postingHistory() async throws {
+        let place = StorePlace(.sqlite)
+        let store = try await place.open()
+        defer { try? FileManager.default.removeItem(at: place.directory) }
+        let id = "putuo-2023-spring-01-1"
+        func attempt(_ outcome: AttemptOutcome, _ hash: String, _ minute: Int, code: Int? = nil, error: String? = nil, channel: DeliveryChannel = .platform)
+            -> AttemptRecord
+        {
+            AttemptRecord(postingId: id, channel: channel, contentHash: hash, outcome: outcome, code: code, error: error, workerId: "w1", at: march(2, 9, minute))
+        }
+        try await store.record(attempts: [
+            attempt(.retried, "first", 0, code: 503, error: "HTTP 503: maintenance"),
+            attempt(.delivered, "first", 1, code: 201),
+            attempt(.delivered, "first", 2, channel: .wechat),
+            attempt(.delivered, "corrected", 10, code: 200),
+            attempt(.superseded, "first", 11, error: "version 2026-03-01T01:00:00.000Z is older than the version 2026-03-02T01:10:00.000Z the store holds"),
+            attempt(.withdrawn, "withdrawal", 20, code: 204),
+        ])
+        try await store.record(attempts: [AttemptRecord(postingId: "other", channel: .platform, contentHash: "x", outcome: .delivered, workerId: "w1")])
+        try await store.close()
+
+        let (status, data) = try Self.run(["stats", "--posting", id], database: place.sqlitePath)
+        #expect(status == 0)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(lines.first == "posting \(id): 6 attempts, oldest first")
+        let outcomes = lines.dropFirst().map { $0.split(separator: " ", omittingEmptySubsequences: true)[2] }
+        #expect(outcomes == ["retried", "delivered", "delivered", "delivered", "superseded", "withdrawn"])
+        #expect(lines[1].contains("2026-03-02T09:00:00") && lines[1].contains("503") && lines[1].contains("HTTP 503: maintenance"))
+        #expect(lines[3].contains("wechat"))
+        #expect(lines[5].contains("is older than"))
+
+        let (jsonStatus, json) = try Self.run(["stats", "--posting", id, "--json"], database: place.sqlitePath)
+        #expect(jsonStatus == 0)
+        let rows = try JSONDecoder().decode([[String: String]].self, from: json)
+        #expect(rows.map { $0["outcome"] ?? "" } == ["retried", "delivered", "delivered", "delivered", "superseded", "withdrawn"])
+        let (unknownStatus, unknown) = try Self.run(["stats", "--posting", "no-such-posting"], database: place.sqlitePath)
+        #expect(unknownStatus == 0)
+        #expect(String(decoding: unknown, as: UTF8.self).contains("no attempts recorded for posting no-such-posting"))
+    }
+
     @Test("jobcast stats --json on a filled store reports exactly the fixture's figures")
     func json() async throws {
         let place = StorePlace(.sqlite)

@@ -37,7 +37,8 @@ public func rabbitmqctl(_ arguments: [String], node name: String = TestVirtualHo
 /// exchange names are fixed, so tests that run at once never meet. The one way tests make one; ``release()`` ends it.
 public struct TestVirtualHost: Sendable {
     /// The node scripts/test.sh starts and never stops (`TestServices.amqpBase`).
-    public static let testNode = "jobcast-test"
+    /// (`JOBCAST_TEST_NODE` names another node of `scripts/rabbitmq-node.sh`, with `JOBCAST_TEST_AMQP_BASE` its address.)
+    public static let testNode = ProcessInfo.processInfo.environment["JOBCAST_TEST_NODE"] ?? "jobcast-test"
 
     public let name: String
     public let node: String

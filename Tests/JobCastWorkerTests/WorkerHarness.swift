@@ -17,7 +17,8 @@ struct WorkerHarness {
     struct Node: Sendable {
         let name: String
         let base: String
-        /// Shared by the worker tests, never stopped.
+        /// Shared by the worker tests, never stopped. `JOBCAST_TEST_NODE` and `JOBCAST_TEST_AMQP_BASE` name another
+        /// node of scripts/rabbitmq-node.sh (one engineer's own, when the shared one is busy).
         static let shared = Node(
             name: TestVirtualHost.testNode, base: TestServices.amqpBase)
         /// Stopped and started by the one test that restarts the broker under a worker.

@@ -1,6 +1,7 @@
 import AMQP
 import ChannelStandIns
 import Foundation
+import JobCastBroker
 import JobCastChannels
 import JobCastCore
 import JobCastStore
@@ -71,6 +72,28 @@ struct WorkerLifecycleTests {
         await standIn.stop()
     }
 
+    @Test("a withdrawal whose DELETE lands while the publish's PUT is still on the wire: the PUT lands last, and is withdrawn again")
+    func withdrawalOvertakesAPutInFlight() async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        let id = "lifecycle-inflight-1"
+        // The platform holds the PUT for 3 s before it stores the job and answers.
+        await standIn.failNext(1, with: .delay(.seconds(3)))
+        try await harness.publish(postings: [try Self.posting(id)])
+        let worker = Task { try await harness.runUntilEmpty([.platform], platform: client(standIn, baseURL: baseURL)) }
+        try await waitFor(seconds: 30) { await standIn.requests(forJob: id).count >= 1 }
+        try await harness.publish(postings: [Self.withdrawal(id)])
+        try await worker.value
+
+        // PUT (held), DELETE (404: nothing stored yet), then the PUT is stored, then the worker withdraws it again.
+        #expect(await standIn.requests(forJob: id).map(\.method) == ["PUT", "DELETE", "DELETE"])
+        #expect(await standIn.jobs[id] == nil)
+        #expect(try await Self.outcomes(harness, id).sorted() == ["superseded", "withdrawn"])
+        await standIn.stop()
+    }
+
     @Test("withdraw, then an older publish from another worker: stays withdrawn; a newer publish: live again")
     func tombstoneAndReopening() async throws {
         let harness = try await WorkerHarness.make()
@@ -115,12 +138,24 @@ struct WorkerLifecycleTests {
         func message(_ title: String, version: AMQPFieldValue) throws -> (body: Data, properties: AMQPProperties) {
             (try JSONEncoder().encode(try Self.posting(id, title: title)), .persistentJSON(messageId: id, headers: [PostingVersion.header: version]))
         }
+        let platform = client(standIn, baseURL: baseURL)
+        try await harness.publish(raw: [try message("version 5", version: .string("2026-03-05T00:00:00.000Z"))])
+        let worker = Task { try await harness.runUntilEmpty(platform: platform) }
+        // Version 5 is claimed on both channels (its PUT got the 503 and waits in the retry queue); the older ones
+        // arrive now. (Had they reached a worker first, they would have been the newest word then, and delivered.)
+        let rank5 = PostingVersion.rank(milliseconds: PostingVersion.milliseconds(rfc3339: "2026-03-05T00:00:00.000Z")!, withdrawal: false)
+        try await waitFor(seconds: 30) {
+            guard let store = try? await harness.openStore() else { return false }
+            defer { Task { try? await store.close() } }
+            let platformRank = try? await store.heldVersions(channel: .platform, postingIDs: [id])[id]
+            let wechatRank = try? await store.heldVersions(channel: .wechat, postingIDs: [id])[id]
+            return platformRank == rank5 && wechatRank == rank5
+        }
         try await harness.publish(raw: [
-            try message("version 5", version: .string("2026-03-05T00:00:00.000Z")),
             try message("version 3", version: .int64(1_772_496_000_000)),  // 2026-03-03T00:00:00Z in milliseconds
             try message("version 4", version: .string("2026-03-04T08:00:00+08:00")),
         ])
-        try await harness.runUntilEmpty(platform: client(standIn, baseURL: baseURL))
+        try await worker.value
 
         #expect(Self.title(await standIn.jobs[id]) == "version 5")
         let puts = await standIn.requests(forJob: id).compactMap { Self.title($0.body) }
@@ -201,6 +236,50 @@ struct WorkerLifecycleTests {
         try await store.close()
         #expect(history.map(\.outcome) == [.delivered, .expired])
         #expect(history.last?.code == 204)
+        await standIn.stop()
+    }
+
+    @Test("publishAt a few seconds ahead: parked in the schedule queues (never held unacknowledged), the worker SIGKILLed meanwhile; delivered once, not before its time")
+    func scheduledPublication() async throws {
+        let harness = try await WorkerHarness.make()
+        defer { harness.cleanUp() }
+        let standIn = PlatformStandIn()
+        let baseURL = try await standIn.start()
+        let id = "lifecycle-scheduled-1"
+        let (wall, mono) = (Date(), ContinuousClock.now)
+        let due = Int64(wall.timeIntervalSince1970 * 1000) + 8_000
+        guard case .object(var object) = try Self.posting(id) else { return }
+        object["publishAt"] = .string(PostingVersion.rfc3339(milliseconds: due))
+        try await harness.publish(postings: [.object(object)])
+        let environment = ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token]
+
+        func parked() async -> Int {
+            guard let connection = try? await harness.connect() else { return 0 }
+            var count = 0
+            for level in Topology.scheduleLevels {
+                count += Int((try? await connection.queueStatus(QueueNames.scheduled(.platform, delaySeconds: level)))??.messageCount ?? 0)
+            }
+            await connection.close()
+            return count
+        }
+        let first = try harness.startWorkerProcess(channel: .platform, environment: environment.merging(["JOBCAST_WORKER_ID": "scheduler-a"]) { $1 })
+        defer { if first.isRunning { first.signal(SIGKILL) } }
+        try await waitFor(seconds: 30) { await parked() == 1 }
+        #expect(await parked() == 1, "the posting waits in a schedule queue, acknowledged on the channel queue")
+        first.signal(SIGKILL)
+        try await waitFor(seconds: 10) { !first.isRunning }
+
+        let second = try harness.startWorkerProcess(channel: .platform, environment: environment.merging(["JOBCAST_WORKER_ID": "scheduler-b"]) { $1 })
+        defer { if second.isRunning { second.signal(SIGKILL) } }
+        try await waitFor(seconds: 90) { !(await standIn.requests(forJob: id).isEmpty) }
+        let requests = await standIn.requests(forJob: id)
+        try #require(requests.count == 1)
+        let arrived = wall.addingTimeInterval(Double((requests[0].receivedAt - mono).components.seconds) + Double((requests[0].receivedAt - mono).components.attoseconds) / 1e18)
+        #expect(Int64(arrived.timeIntervalSince1970 * 1000) >= due - 50, "delivered \(Double(due) / 1000 - arrived.timeIntervalSince1970) s before its time")
+        second.terminate()
+        try await waitFor(seconds: 60) { !second.isRunning }
+        #expect(await standIn.requests(forJob: id).count == 1)
+        #expect(try await Self.outcomes(harness, id) == ["delivered"])
         await standIn.stop()
     }
 

@@ -54,10 +54,16 @@ public struct PostingPreparer: Sendable {
     let clock: PostingClock?
     /// Days added to every posting's `validUntil` before anything else (`jobcast publish --dates-relative-to`).
     let shiftDays: Int
+    /// Set as every posting's `publishAt` (`jobcast publish --at`).
+    let publishAt: String?
     private var seen: [String: String] = [:]
 
-    public init(validator: PostingValidator = PostingValidator(), refusingExpiredOn clock: PostingClock? = nil, shiftingDatesBy shiftDays: Int = 0) {
+    public init(
+        validator: PostingValidator = PostingValidator(), refusingExpiredOn clock: PostingClock? = nil, shiftingDatesBy shiftDays: Int = 0,
+        publishAt: String? = nil
+    ) {
         self.validator = validator
+        self.publishAt = publishAt
         self.clock = clock
         self.shiftDays = shiftDays
     }
@@ -68,6 +74,10 @@ public struct PostingPreparer: Sendable {
             date.isReal
         {
             object["validUntil"] = .string(date.adding(days: shiftDays).text)
+            record.value = .object(object)
+        }
+        if let publishAt, case .object(var object) = record.value, object["action"]?.stringValue != PostingAction.withdraw.rawValue {
+            object["publishAt"] = .string(publishAt)
             record.value = .object(object)
         }
         let id = record.value["id"]?.stringValue

@@ -23,13 +23,17 @@ public struct Posting: Codable, Sendable, Hashable, Identifiable {
     public var program: String?
     /// RFC 3339: the version of this posting (``PostingVersion``); a newer one corrects or reopens it.
     public var updatedAt: String?
+    /// RFC 3339: not before this instant; the posting waits in the schedule queues until then.
+    public var publishAt: String?
 
     public init(
         id: String, action: PostingAction? = nil, employer: Employer, title: String, industry: String, headcount: Int,
         salary: Salary, location: Location, contact: Contact, validUntil: String, requirements: String? = nil,
         benefits: [String]? = nil, training: String? = nil, targetGroups: [String]? = nil,
-        sourceCounties: [String]? = nil, program: String? = nil, updatedAt: String? = nil
+        sourceCounties: [String]? = nil, program: String? = nil, updatedAt: String? = nil,
+        publishAt: String? = nil
     ) {
+        self.publishAt = publishAt
         self.id = id
         self.action = action
         self.employer = employer

@@ -51,17 +51,17 @@ public enum PostingVersion {
             hour < 24, minute < 60, second <= 60
         else { return nil }
         var index = 19
-        var fraction = 0.0
+        // Milliseconds from the first three digits of the fraction, in integers (a Double sum turns .029 into 28).
+        var millis: Int64 = 0
         if index < s.count, s[index] == UInt8(ascii: ".") {
             index += 1
-            var scale = 0.1
             let start = index
             while index < s.count, s[index] >= 48 && s[index] <= 57 {
-                fraction += Double(s[index] - 48) * scale
-                scale /= 10
+                if index - start < 3 { millis = millis * 10 + Int64(s[index] - 48) }
                 index += 1
             }
             guard index > start else { return nil }
+            for _ in 0..<max(0, 3 - (index - start)) { millis *= 10 }
         }
         guard index < s.count else { return nil }
         var offsetMinutes = 0
@@ -78,7 +78,7 @@ public enum PostingVersion {
         }
         let days = Int64(CalendarDate.daysSinceEpoch(year: year, month: month, day: day))
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
-        return seconds * 1000 + Int64((fraction * 1000).rounded(.down))
+        return seconds * 1000 + millis
     }
 
     /// `2026-03-01T01:30:00.123Z`: how `jobcast publish` writes a version.

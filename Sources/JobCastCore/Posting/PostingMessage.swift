@@ -85,6 +85,6 @@ extension Posting {
             validUntil: validUntil,
             requirements: o["requirements"]?.stringValue, benefits: strings("benefits"), training: o["training"]?.stringValue,
             targetGroups: strings("targetGroups"), sourceCounties: strings("sourceCounties"), program: o["program"]?.stringValue,
-            updatedAt: o["updatedAt"]?.stringValue)
+            updatedAt: o["updatedAt"]?.stringValue, publishAt: o["publishAt"]?.stringValue)
     }
 }

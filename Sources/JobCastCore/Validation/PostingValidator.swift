@@ -87,6 +87,7 @@ public struct PostingValidator: Sendable {
         }
         if let date = object["validUntil"] { issues.checkDate(date, at: "/validUntil") }
         if let updatedAt = object["updatedAt"] { issues.checkDateTime(updatedAt, at: "/updatedAt") }
+        if let publishAt = object["publishAt"] { issues.checkDateTime(publishAt, at: "/publishAt") }
         issues.text(object["requirements"], at: "/requirements", max: Limits.requirements)
         issues.text(object["training"], at: "/training", max: Limits.training)
         issues.text(object["program"], at: "/program", max: Limits.program)

@@ -98,7 +98,9 @@ struct ConsumerSession: Sendable {
                             let started = ContinuousClock.now
                             let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash, isCorrection: $0.isCorrection) })
                             metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
-                            let settled = await settler.settle(Array(zip(batch, results)))
+                            let overtaken = await intake.withdrawOvertaken(batch, results, store: store, driver: driver)
+                            var settled = await settler.settle(zip(batch, results).enumerated().filter { overtaken[$0.offset] == nil }.map(\.element))
+                            settled += settler.settleBeforeDelivery(Intake.Sorted(superseded: overtaken.sorted { $0.key < $1.key }.map { (batch[$0.key], $0.value) }))
                             recorder.submit(settled)
                             sink.yield(.delivered(settled: settled.count, awaitedRetries: settled.compactMap(\.awaitedRetry)))
                         }
@@ -140,6 +142,9 @@ struct ConsumerSession: Sendable {
                         }
                         let sorted = await intake.sort(ready, store: store, onProblem: reportStoreProblem)
                         settled += sorted.map(settler.settleBeforeDelivery) ?? []
+                        for (item, due) in sorted?.scheduled ?? [] {
+                            if let parked = await settler.park(item, until: due) { settled.append(parked) }
+                        }
                         recorder.submit(settled)
                         let returned = untilEmpty ? ready.compactMap { MessageEnvelope.retryKey(messageID: $0.envelope.messageID, attempt: $0.envelope.attempt) } : []
                         sink.yield(.examined(ready: sorted?.fresh ?? [], settled: settled.count, returned: returned))

@@ -197,6 +197,15 @@ final class InMemoryOutcomeStore: OutcomeStore {
         }
     }
 
+    func heldVersions(channel: DeliveryChannel, postingIDs: [String]) async throws -> [String: Int64] {
+        try state.withLock { state in
+            if state.down { throw Refused(description: "connection refused (in-memory store is down)") }
+            var ranks: [String: Int64] = [:]
+            for id in postingIDs { ranks[id] = state.versions["\(channel.rawValue)/\(id)"] }
+            return ranks
+        }
+    }
+
     func checkAvailable() async throws {
         if state.withLock({ $0.down }) { throw Refused(description: "connection refused (in-memory store is down)") }
     }

@@ -36,6 +36,8 @@ struct Intake: Sendable {
         var superseded: [(ReadyMessage, heldRank: Int64)] = []
         /// Postings whose `validUntil` has passed.
         var expired: [ReadyMessage] = []
+        /// Postings whose `publishAt` is ahead (by the system clock, never `JOBCAST_NOW`), with it in milliseconds.
+        var scheduled: [(ReadyMessage, due: Int64)] = []
         /// Already delivered with the same content.
         var duplicates: [ReadyMessage] = []
         /// For the channel.
@@ -85,9 +87,12 @@ struct Intake: Sendable {
     func sort(_ ready: [ReadyMessage], store: any OutcomeStore, onProblem: @Sendable (String?) -> Void) async -> Sorted? {
         var sorted = Sorted()
         var live: [ReadyMessage] = []
+        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
         for item in ready {
             if case .publish(let posting) = item.message, clock.hasExpired(validUntil: posting.validUntil) {
                 sorted.expired.append(item)
+            } else if case .publish(let posting) = item.message, let due = posting.publishAt.flatMap(PostingVersion.milliseconds(rfc3339:)), due > now {
+                sorted.scheduled.append((item, due))
             } else {
                 live.append(item)
             }
@@ -118,6 +123,36 @@ struct Intake: Sendable {
         }
         (sorted.duplicates, sorted.fresh) = await partitionDelivered(current, store: store)
         return sorted
+    }
+
+    /// After a platform batch: a publish the platform accepted while a newer withdrawal of the same posting was claimed
+    /// (its DELETE may have reached the platform before this PUT did) is withdrawn again at once, so that the newest
+    /// word stands whatever the order the two requests landed in. Returns, by position in `batch`, the publishes so
+    /// withdrawn and the rank held, to be recorded as superseded. (An older publish overtaken by a newer publish, or
+    /// an older withdrawal by a newer publish, cannot be repaired here: this worker does not have the newer content.)
+    func withdrawOvertaken(_ batch: [ReadyMessage], _ results: [DeliveryResult], store: any OutcomeStore, driver: any ChannelDriver) async
+        -> [Int: Int64]
+    {
+        guard channel == .platform else { return [:] }
+        let delivered = zip(batch, results).enumerated().filter { _, pair in
+            if case .publish = pair.0.message, case .delivered = pair.1 { true } else { false }
+        }.map(\.offset)
+        guard !delivered.isEmpty, let held = try? await store.heldVersions(channel: channel, postingIDs: delivered.map { batch[$0].message.id })
+        else { return [:] }
+        let overtaken = delivered.filter { index in
+            guard let rank = held[batch[index].message.id] else { return false }
+            return rank > batch[index].versionRank && rank & 1 == 1
+        }
+        guard !overtaken.isEmpty else { return [:] }
+        let withdrawals = overtaken.map { DeliveryItem(message: .withdraw(Withdrawal(id: batch[$0].message.id)), contentHash: "") }
+        var result: [Int: Int64] = [:]
+        for (index, outcome) in zip(overtaken, await driver.deliver(withdrawals)) {
+            switch outcome {
+            case .delivered, .alreadyGone: result[index] = held[batch[index].message.id]
+            case .retry, .dead: break  // recorded as delivered; the withdrawal's own worker DELETEd it too
+            }
+        }
+        return result
     }
 
     /// Splits `ready` into what was already delivered with the same content (one query for the batch) and what

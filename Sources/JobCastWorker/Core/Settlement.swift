@@ -132,6 +132,26 @@ struct Settler: Sendable {
         }
     }
 
+    /// A posting whose `publishAt` is ahead: a copy waits in the longest schedule queue that does not pass its time
+    /// (the shortest when less than a second is left), published and confirmed before the original is acknowledged;
+    /// it comes back to the channel queue and is looked at again. Nothing is recorded for it meanwhile. nil when the
+    /// copy could not be published before the session ended (the message comes back).
+    func park(_ item: ReadyMessage, until due: Int64, now: Date = Date()) async -> Settled? {
+        let remaining = due - Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+        let level = Topology.scheduleLevels.last { Int64($0) * 1000 <= remaining } ?? Topology.scheduleLevels[0]
+        var properties = item.delivery.properties
+        var headers = properties.headers ?? [:]
+        if item.versionSource != .updatedAt { headers[PostingVersion.header] = .string(PostingVersion.rfc3339(milliseconds: item.version)) }
+        properties.headers = headers
+        properties.expiration = nil
+        let queue = QueueNames.scheduled(channel, delaySeconds: level)
+        let copy = AMQPOutgoingMessage(body: item.delivery.body, exchange: "", routingKey: queue, properties: properties, mandatory: true)
+        guard await publish(copy, what: "schedule") else { return nil }
+        logger.debug(
+            "scheduled: waiting for publishAt", metadata: ["posting.id": "\(item.message.id)", "due": "\(PostingVersion.rfc3339(milliseconds: due))", "queue": "\(queue)"])
+        return Settled(delivery: item.delivery, envelope: item.envelope, posting: nil, attempt: nil)
+    }
+
     func deadLetter(_ item: ReadyMessage, _ reason: DeadLetterReason) async -> Settled? {
         // A replayed dead letter keeps its version (one the worker gave it on first sight too): it can never come
         // back newer than a withdrawal that followed it.
