@@ -122,7 +122,10 @@ struct WorkerWeChatTests {
         #expect(try await second.deadLetters(.wechat).isEmpty)
         let figures = try await first.figures()
         let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
-        #expect(wechat.attempts.delivered == 20, "each worker's 10 messages are delivered (by the one publication)")
+        // Each worker's 10 messages are delivered by the one publication, or superseded where the other worker's copy
+        // of the posting was stamped later (raw messages carry no version: the moment a worker sees them is theirs).
+        #expect(wechat.attempts.delivered + wechat.attempts.superseded == 20, "\(wechat.attempts)")
+        #expect(wechat.attempts.delivered >= 10, "\(wechat.attempts)")
         await standIn.stop()
     }
 
@@ -147,9 +150,10 @@ struct WorkerWeChatTests {
         #expect(await standIn.submissions.count == 1)
         let figures = try await harness.figures()
         let wechat = try #require(figures.totals.channels.first { $0.channel == .wechat })
-        // The two older copies of the first posting are older versions than the edited one (issue 15): superseded.
-        #expect(wechat.attempts.delivered == 3, "\(wechat.attempts)")
-        #expect(wechat.attempts.superseded == 2, "\(wechat.attempts)")
+        // Each message gets the digest's result, or `superseded` when a worker stamped a newer version of its posting
+        // first (raw messages carry no version: the moment a worker sees them is theirs, issue 15); none is lost.
+        #expect(wechat.attempts.delivered + wechat.attempts.superseded == 5, "\(wechat.attempts)")
+        #expect(wechat.attempts.deadLettered == 0 && wechat.attempts.retried == 0, "\(wechat.attempts)")
         let store = try await harness.openStore()
         let id = try #require(values[0]["id"]?.stringValue)
         let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(.object(edited)))])
