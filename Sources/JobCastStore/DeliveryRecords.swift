@@ -17,6 +17,9 @@ public enum AttemptOutcome: String, Sendable, Codable, CaseIterable {
     /// A posting whose `validUntil` had passed when it reached the worker (acked, not delivered), or a delivered
     /// one taken down after its `validUntil` (platform DELETE; `code` is the platform's status).
     case expired
+    /// A WeChat publication undone after the fact (`publish_status` 5, deleted by the account, or 6, banned by the
+    /// platform), found by the reconciliation: one row per posting of that digest; `code` is the status.
+    case revoked
 }
 
 /// One message's claim to be a posting's newest word on a channel: its version's rank

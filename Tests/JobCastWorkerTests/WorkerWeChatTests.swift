@@ -230,6 +230,11 @@ struct WorkerWeChatTests {
         let held = try await store.digests(containing: [DeliveryKey(postingId: id, channel: .wechat, contentHash: ContentHash.of(values[0]))])
         #expect(held.map(\.state) == [.revoked])
         try await store.close()
+        // The figures count each of its postings as revoked (jobcast stats, the dashboard and the report read them).
+        let wechat = try #require(try await harness.figures().totals.channels.first { $0.channel == .wechat })
+        #expect(wechat.attempts.revoked == values.count, "\(wechat.attempts)")
+        let stats = try await runProcess(try JobCastBinary.url(), ["stats"], environment: environment)
+        #expect(stats.stdout.contains("revoked"), "\(stats.stdout)")
         // Once recorded, it is not asked about again.
         let again = try await runProcess(try JobCastBinary.url(), ["wechat", "reconcile"], environment: environment)
         #expect(again.stdout.contains("checked 0 digests"), "\(again.stdout)")

@@ -11,10 +11,12 @@ public struct OutcomeCounts: Sendable, Codable, Hashable {
     public var superseded = 0
     /// Postings past their `validUntil` when they reached a worker: acked, not delivered.
     public var expired = 0
+    /// WeChat publications deleted or banned after the fact, per posting (the reconciliation finds them).
+    public var revoked = 0
 
     public init() {}
 
-    public var total: Int { delivered + duplicate + retried + deadLettered + withdrawn + superseded + expired }
+    public var total: Int { delivered + duplicate + retried + deadLettered + withdrawn + superseded + expired + revoked }
 
     public subscript(outcome: AttemptOutcome) -> Int {
         get {
@@ -26,6 +28,7 @@ public struct OutcomeCounts: Sendable, Codable, Hashable {
             case .withdrawn: withdrawn
             case .superseded: superseded
             case .expired: expired
+            case .revoked: revoked
             }
         }
         set {
@@ -37,6 +40,7 @@ public struct OutcomeCounts: Sendable, Codable, Hashable {
             case .withdrawn: withdrawn = newValue
             case .superseded: superseded = newValue
             case .expired: expired = newValue
+            case .revoked: revoked = newValue
             }
         }
     }

@@ -14,17 +14,17 @@ extension StatsReport {
 
         var perChannel = TextTable(header: [
             "channel 渠道", "postings delivered", "positions delivered", "delivered", "duplicate", "retried",
-            "dead-lettered", "withdrawn", "superseded", "expired",
+            "dead-lettered", "withdrawn", "superseded", "expired", "revoked",
         ])
         for c in totals.channels {
             perChannel.add([
                 c.channel.rawValue, Self.number(c.postingsDelivered), Self.positions(c.positionsDelivered),
                 Self.number(c.attempts.delivered), Self.number(c.attempts.duplicate), Self.number(c.attempts.retried),
                 Self.number(c.attempts.deadLettered), Self.number(c.attempts.withdrawn), Self.number(c.attempts.superseded),
-                Self.number(c.attempts.expired),
+                Self.number(c.attempts.expired), Self.number(c.attempts.revoked),
             ])
         }
-        out.append("Attempts per channel 各渠道投递 (delivered…expired count attempts)")
+        out.append("Attempts per channel 各渠道投递 (delivered…revoked count attempts)")
         out.append(perChannel.render())
         out.append("")
 

@@ -5,7 +5,8 @@ import Logging
 import ServiceLifecycle
 
 /// Asks WeChat again about digests it published (`freepublish/get` of each recorded `publish_id`) and records those
-/// it now calls `publish_status` 5 (deleted by the account) or 6 (banned by the platform) as `revoked` in the ledger:
+/// it now calls `publish_status` 5 (deleted by the account) or 6 (banned by the platform) as `revoked` in the ledger,
+/// and a `revoked` attempt for each of its postings (so that the figures, `jobcast stats` and the dashboard count them):
 /// a success undone after the fact, which only a later look finds. `jobcast wechat reconcile` runs it.
 public struct WeChatReconciler: Sendable {
     /// A digest found revoked.
@@ -23,10 +24,10 @@ public struct WeChatReconciler: Sendable {
     }
 
     let destination: any WeChatChannel
-    let ledger: any DigestLedger
+    let ledger: any DigestLedger & OutcomeStore
     let logger: Logger
 
-    public init(destination: any WeChatChannel, ledger: any DigestLedger, logger: Logger) {
+    public init(destination: any WeChatChannel, ledger: any DigestLedger & OutcomeStore, logger: Logger) {
         self.destination = destination
         self.ledger = ledger
         self.logger = logger
@@ -46,8 +47,14 @@ public struct WeChatReconciler: Sendable {
                 continue
             }
             guard case .failed(let code, _, _) = status, code == 5 || code == 6 else { continue }
-            try await ledger.updateDigest(id: digest.id, state: .revoked, publishID: nil)
             let words = WeChatPublishStatus.describe(failedStatus: code)
+            try await ledger.record(
+                attempts: digest.postings.map { key in
+                    AttemptRecord(
+                        postingId: key.postingId, channel: .wechat, contentHash: key.contentHash, outcome: .revoked, code: code,
+                        error: "WeChat publish \(publishID): publish_status \(code), \(words)", workerId: "wechat-reconcile")
+                })
+            try await ledger.updateDigest(id: digest.id, state: .revoked, publishID: nil)
             logger.warning(
                 "a published WeChat digest is gone: recorded as revoked",
                 metadata: ["wechat.publish_id": "\(publishID)", "wechat.publish_status": "\(code)", "postings": "\(digest.postings.count)"])
