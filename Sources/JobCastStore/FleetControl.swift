@@ -48,10 +48,12 @@ public struct WorkerHeartbeat: Sendable, Codable, Hashable {
     /// Deliveries (any outcome) per minute, recently.
     public var deliveriesPerMinute: Double
     public var role: Role
+    /// What else the worker has to say, for `jobcast stats` and the fleet view: why its channel is parked, and the fix.
+    public var note: String?
 
     public init(
         workerID: String, channel: DeliveryChannel, host: String, version: String, startedAt: Date, at: Date = Date(), inFlight: Int = 0,
-        deliveriesPerMinute: Double = 0, role: Role
+        deliveriesPerMinute: Double = 0, role: Role, note: String? = nil
     ) {
         self.workerID = workerID
         self.channel = channel
@@ -62,6 +64,7 @@ public struct WorkerHeartbeat: Sendable, Codable, Hashable {
         self.inFlight = inFlight
         self.deliveriesPerMinute = deliveriesPerMinute
         self.role = role
+        self.note = note
     }
 }
 

@@ -147,7 +147,8 @@ public final class ChannelWorker: Service, Sendable {
         try await control.heartbeat(
             worker: WorkerHeartbeat(
                 workerID: settings.workerID, channel: driver.channel, host: ProcessInfo.processInfo.hostName, version: JobCastVersion.current,
-                startedAt: startedAt, inFlight: inFlight, deliveriesPerMinute: perMinute, role: active ? .active : .standby))
+                startedAt: startedAt, inFlight: inFlight, deliveriesPerMinute: perMinute, role: active ? .active : .standby,
+                note: driver.parking?.current.map { "parked (\($0.reason.rawValue)): \($0.explanation)" }))
     }
 
     /// This worker's share of the fleet's rate limit: the limit over the platform workers that heartbeated in the

@@ -238,6 +238,15 @@ struct WorkerMetricsTests {
         let ready = try await get("http://127.0.0.1:\(port)/readyz")
         #expect(ready.status == 503)
         #expect(ready.body.contains("parked") && ready.body.contains("errcode 45009"), "\(ready.body)")
+        // jobcast stats shows it too, from the worker's heartbeat (every 5 s).
+        var stats = ""
+        try await waitFor(seconds: 30) {
+            stats = (try? await runProcess(
+                try JobCastBinary.url(), ["stats"],
+                environment: ["JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath, "JOBCAST_AMQP_URL": harness.brokerURL]))?.stdout ?? ""
+            return stats.contains("parked (daily_quota)")
+        }
+        #expect(stats.contains("live, parked (daily_quota)") && stats.contains("45009"), "\(stats)")
 
         await standIn.resetQuota()
         let text = try await scrape(worker, port: port, token: token) { samples in

@@ -48,13 +48,13 @@ extension SQLDeliveryStore: FleetControl {
             try await db.raw(
                 """
                 INSERT INTO jobcast_worker_heartbeats
-                    (worker_id, channel, host, version, started_ms, last_ms, in_flight, per_minute, role)
+                    (worker_id, channel, host, version, started_ms, last_ms, in_flight, per_minute, role, note)
                 VALUES (\(bind: worker.workerID), \(bind: worker.channel.rawValue), \(bind: worker.host), \(bind: worker.version), \
                 \(bind: worker.startedAt.unixMilliseconds), \(bind: worker.at.unixMilliseconds), \(bind: worker.inFlight), \
-                \(bind: worker.deliveriesPerMinute), \(bind: worker.role.rawValue))
+                \(bind: worker.deliveriesPerMinute), \(bind: worker.role.rawValue), \(bind: worker.note))
                 ON CONFLICT (worker_id, channel) DO UPDATE SET
                     host = excluded.host, version = excluded.version, started_ms = excluded.started_ms, last_ms = excluded.last_ms,
-                    in_flight = excluded.in_flight, per_minute = excluded.per_minute, role = excluded.role
+                    in_flight = excluded.in_flight, per_minute = excluded.per_minute, role = excluded.role, note = excluded.note
                 """
             ).run()
         }
@@ -73,7 +73,7 @@ extension SQLDeliveryStore: FleetControl {
         let rows = try await backend.withConnection(logger: logger) { db in
             try await db.raw(
                 """
-                SELECT worker_id, channel, host, version, started_ms, last_ms, in_flight, per_minute, role
+                SELECT worker_id, channel, host, version, started_ms, last_ms, in_flight, per_minute, role, note
                 FROM jobcast_worker_heartbeats WHERE last_ms >= \(bind: oldest)
                 ORDER BY last_ms DESC, worker_id, channel
                 """
@@ -88,7 +88,8 @@ extension SQLDeliveryStore: FleetControl {
                 version: try row.decode(column: "version", as: String.self),
                 startedAt: Date(unixMilliseconds: try row.decode(column: "started_ms", as: Int.self)),
                 at: Date(unixMilliseconds: try row.decode(column: "last_ms", as: Int.self)), inFlight: try row.decode(column: "in_flight", as: Int.self),
-                deliveriesPerMinute: try row.decode(column: "per_minute", as: Double.self), role: role)
+                deliveriesPerMinute: try row.decode(column: "per_minute", as: Double.self), role: role,
+                note: try row.decode(column: "note", as: String?.self))
             let age = now.timeIntervalSince(heartbeat.at)
             return WorkerStatus(heartbeat: heartbeat, gone: age > goneAfter.seconds, secondsSinceHeartbeat: max(0, age))
         }

@@ -17,7 +17,8 @@ import SQLKit
 /// - `jobcast_operator_actions`: the audit log of the operator's console: who replayed, purged, paused or
 ///   resumed what, when, and how many messages it touched (``OperatorAction``).
 /// - `jobcast_channel_controls`: whether a channel is paused, why, by whom, since when (``FleetControl``).
-/// - `jobcast_worker_heartbeats`: each worker's last heartbeat per channel (``FleetControl``).
+/// - `jobcast_worker_heartbeats`: each worker's last heartbeat per channel (``FleetControl``); from 6 with a `note`
+///   (why its channel is parked).
 /// - `jobcast_posting_versions`: per posting and channel, the newest version seen (its rank: the version in
 ///   milliseconds, doubled, plus one for a withdrawal) and whether it withdrew the posting (``VersionClaim``).
 /// - `jobcast_postings.valid_until` (from 5): the last day the posting is open, for taking delivered ones down.
@@ -292,6 +293,11 @@ enum SchemaMigrations {
                 "ALTER TABLE jobcast_attempts DROP CONSTRAINT IF EXISTS jobcast_attempts_outcome_check",
                 "ALTER TABLE jobcast_attempts ADD CONSTRAINT jobcast_attempts_outcome_check CHECK (outcome IN (\(outcomesFrom5)))",
             ]
+        ),
+        Migration(
+            version: 6,
+            name: "a worker's note in its heartbeat (why its channel is parked)",
+            statements: ["ALTER TABLE jobcast_worker_heartbeats ADD COLUMN note TEXT"]
         ),
     ]
 

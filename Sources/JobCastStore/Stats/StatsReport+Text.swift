@@ -89,7 +89,7 @@ extension StatsReport {
                 var table = TextTable(header: ["worker", "channel", "host", "version", "role", "state", "last heartbeat", "in flight", "per min"])
                 for w in workers {
                     table.add([
-                        w.workerId, w.channel.rawValue, w.host, w.version, w.role, w.gone ? "GONE 失联" : "live",
+                        w.workerId, w.channel.rawValue, w.host, w.version, w.role, w.gone ? "GONE 失联" : (w.note.map { "live, \($0)" } ?? "live"),
                         "\(Int(w.secondsSinceHeartbeat)) s ago", Self.number(w.inFlight), String(format: "%.1f", w.deliveriesPerMinute),
                     ])
                 }

@@ -53,6 +53,9 @@ public struct StatsReport: Sendable, Codable, Hashable {
         public var role: String
         /// No heartbeat for more than 30 s.
         public var gone: Bool
+        /// What the worker said of itself beyond its role: why its channel is parked (a WeChat quota spent, an IP not
+        /// whitelisted, a permission missing) and the fix; absent when there is nothing to say.
+        public var note: String?
 
         public init(_ status: WorkerStatus) {
             let h = status.heartbeat
@@ -67,6 +70,7 @@ public struct StatsReport: Sendable, Codable, Hashable {
             deliveriesPerMinute = (h.deliveriesPerMinute * 10).rounded() / 10
             role = h.role.rawValue
             gone = status.gone
+            note = h.note
         }
     }
 
