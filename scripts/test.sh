@@ -29,9 +29,9 @@ echo "== checking docker-compose.yml, .env.example, the Dockerfile and the READM
 scripts/check-compose.sh
 echo "== testing"
 swift test --skip-build
-echo "== fuzz targets (Tests/Fuzz): the seeds replayed through every target, the validator against jsonschema on the fuzz"
-echo "   corpus; 20,000 libFuzzer runs per target when the fuzz build is there (FUZZ=1 builds it: ~11 min the first time)"
-if [ "${FUZZ:-}" = 1 ]; then scripts/fuzz.sh; else scripts/fuzz.sh --if-built; fi
+echo "== fuzz targets (Tests/Fuzz): built with libFuzzer and AddressSanitizer (5-11 min the first time), 20,000 runs per"
+echo "   target, the seeds replayed through every target, the validator against jsonschema on the corpus (FUZZ=0: replay only)"
+if [ "${FUZZ:-1}" = 0 ]; then scripts/fuzz.sh --if-built; else scripts/fuzz.sh; fi
 echo "== benchmark, tiny mode: 300 postings, one round; checks that scripts/bench.sh works, never how fast"
 scripts/bench.sh --tiny
 echo "== chaos run (short): 1,000 postings, workers killed, RabbitMQ restarted, platform faults, WeChat token expired; nothing lost"
