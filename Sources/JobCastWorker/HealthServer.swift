@@ -3,7 +3,8 @@ import JobCastCore
 import Logging
 import NIOCore
 
-/// The worker's HTTP endpoints on `JOBCAST_HTTP_HOST:JOBCAST_HTTP_PORT` (default 127.0.0.1:9464):
+/// The worker's HTTP endpoints on `JOBCAST_HTTP_HOST:JOBCAST_HTTP_PORT` (default 127.0.0.1:9464; `onServerRunning` gets
+/// the port bound, which is the system's pick for port 0):
 ///
 /// - `GET /metrics`: the metrics in Prometheus text format, as `metrics` renders them (the executable
 ///   passes its Prometheus registry; this library only records through swift-metrics). With
@@ -13,7 +14,8 @@ import NIOCore
 ///   which channel is in which state (for load balancers and the operator at 3 a.m.). Always open.
 public enum HealthServer {
     public static func make(
-        host: String, port: Int, workers: [ChannelWorker], metrics: (@Sendable () -> String)? = nil, token: String? = nil, logger: Logger
+        host: String, port: Int, workers: [ChannelWorker], metrics: (@Sendable () -> String)? = nil, token: String? = nil,
+        onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -39,6 +41,9 @@ public enum HealthServer {
             }
         }
         return Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "jobcast-worker"), logger: logger)
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "jobcast-worker"),
+            // The port actually bound: with JOBCAST_HTTP_PORT=0 the system picks it, and only this says which.
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
     }
 }

@@ -138,7 +138,10 @@ struct WorkerCommand: AsyncParsableCommand {
                 .init(
                     service: HealthServer.make(
                         host: workerSettings.httpHost, port: workerSettings.httpPort, workers: workers,
-                        metrics: { JobCastMetrics.exposition(registry) }, token: settings.httpToken, logger: logger)))
+                        metrics: { JobCastMetrics.exposition(registry) }, token: settings.httpToken,
+                        onServerRunning: { [logger, host = workerSettings.httpHost] port in
+                            logger.info("serving /metrics, /healthz and /readyz", metadata: ["http.address": "\(host):\(port)"])
+                        }, logger: logger)))
             // A queue another worker's settings declare but this one's do not is no news every 15 s.
             var depthLogger = logger
             depthLogger.logLevel = .error
@@ -147,7 +150,6 @@ struct WorkerCommand: AsyncParsableCommand {
                 logger: depthLogger) {
                 services.append(.init(service: QueueDepthMonitor(provider: depths, logger: logger)))
             }
-            logger.info("serving /metrics, /healthz and /readyz", metadata: ["http.address": "\(workerSettings.httpHost):\(workerSettings.httpPort)"])
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -39,6 +39,25 @@ public final class SpawnedProcess: @unchecked Sendable {
         (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(characters)) } ?? "(no log at \(logPath))"
     }
 
+    /// The port a `jobcast worker` started with `JOBCAST_HTTP_PORT=0` (and `JOBCAST_LOG_LEVEL` info or lower)
+    /// serves on, from its log line `serving /metrics, /healthz and /readyz http.address=HOST:PORT`; waits up to
+    /// `seconds` for it. nil if it never said so or ended first. (A port picked beforehand by the test can be taken
+    /// by any outgoing connection of the suite before the worker binds it.)
+    public func httpPort(seconds: Double = 60) async -> Int? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            if let line = log.split(separator: "\n").last(where: { $0.contains("serving /metrics") }),
+                let range = line.range(of: "http.address=") {
+                let address = line[range.upperBound...].prefix { !$0.isWhitespace }
+                if let port = address.split(separator: ":").last.flatMap({ Int($0) }), port > 0 { return port }
+            }
+            if poll() != nil { return nil }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
     /// The exit status (128 + signal when killed) if it has ended, reaping it; nil while it runs.
     public func poll() -> Int32? {
         lock.lock()

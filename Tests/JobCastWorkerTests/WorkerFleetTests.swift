@@ -150,12 +150,19 @@ struct WorkerFleetTests {
             return environment
         }
 
-        func start(_ serviceName: String, _ service: ComposeService, overrides: [String: String] = [:], index: Int) throws -> FleetProcess {
-            let port = try WorkerFleetTests.freePort()
-            let environment = try environment(of: service, port: port, overrides: overrides)
+        /// Starts the service's command on a port the system picks (one picked beforehand can be taken by any
+        /// outgoing connection of the suite before the worker binds it); its environment then names the port
+        /// bound, as the container's would, for `jobcast health`.
+        func start(_ serviceName: String, _ service: ComposeService, overrides: [String: String] = [:], index: Int) async throws -> FleetProcess {
+            var environment = try environment(of: service, port: 0, overrides: overrides)
             let process = try SpawnedProcess(
                 try JobCastBinary.url(), service.command, environment: environment,
                 logPath: harness.directory.appendingPathComponent("\(serviceName)-\(index).log").path)
+            guard let port = await process.httpPort(seconds: 120) else {
+                process.signal(SIGKILL)
+                throw HarnessError(description: "\(serviceName) \(index) never served /readyz: \(process.logTail())")
+            }
+            environment["JOBCAST_HTTP_PORT"] = "\(port)"
             let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
             // WorkerSettings' default id, as a container (whose host name is its own) would have it.
             return FleetProcess(service: serviceName, process: process, port: port, workerID: "\(host)-\(process.pid)", environment: environment)
@@ -276,13 +283,13 @@ struct WorkerFleetTests {
         let wechatOverrides = ["JOBCAST_WECHAT_DIGEST_MAX": "\(Self.digestMax)", "JOBCAST_WECHAT_DIGEST_WINDOW": "\(Self.digestWindow)"]
 
         for index in 1...3 {
-            started.append(try fleet.start("platform-worker", platformService, overrides: platformOverrides, index: index))
+            started.append(try await fleet.start("platform-worker", platformService, overrides: platformOverrides, index: index))
         }
         // The first WeChat worker to consume is the single active consumer; the second stands by.
-        let active = try fleet.start("wechat-worker", wechatService, overrides: wechatOverrides, index: 1)
+        let active = try await fleet.start("wechat-worker", wechatService, overrides: wechatOverrides, index: 1)
         started.append(active)
         try #require(await Self.waitUntilReady(active), "the first WeChat worker never became ready:\n\(fleet.log(active))")
-        let standby = try fleet.start("wechat-worker", wechatService, overrides: wechatOverrides, index: 2)
+        let standby = try await fleet.start("wechat-worker", wechatService, overrides: wechatOverrides, index: 2)
         started.append(standby)
         for worker in started {
             try #require(await Self.waitUntilReady(worker), "\(worker.service) never became ready:\n\(fleet.log(worker))")

@@ -63,13 +63,19 @@ struct WorkerMetricsTests {
         samples.first { sample in sample.name == name && labels.allSatisfy { key, value in sample.labels[key] == value } }?.value
     }
 
-    /// `jobcast worker --channel CHANNEL` on the harness's virtual host, serving /metrics behind `token` on `port`.
-    func startWorker(_ harness: WorkerHarness, channel: DeliveryChannel, port: Int, token: String, environment extra: [String: String]) throws -> SpawnedProcess {
-        var environment = [
-            "JOBCAST_WORKER_ID": "metrics-test", "JOBCAST_LOG_LEVEL": "error", "JOBCAST_HTTP_PORT": "\(port)", "JOBCAST_HTTP_TOKEN": token,
-        ]
+    /// `jobcast worker --channel CHANNEL` on the harness's virtual host, serving /metrics behind `token` on a port the
+    /// system picks; the process and that port.
+    func startWorker(
+        _ harness: WorkerHarness, channel: DeliveryChannel, token: String, environment extra: [String: String]
+    ) async throws -> (SpawnedProcess, Int) {
+        var environment = ["JOBCAST_WORKER_ID": "metrics-test", "JOBCAST_LOG_LEVEL": "info", "JOBCAST_HTTP_TOKEN": token]
         environment.merge(extra) { $1 }
-        return try harness.startWorkerProcess(channel: channel, arguments: ["--concurrency", "2"], environment: environment)
+        let worker = try harness.startWorkerProcess(channel: channel, arguments: ["--concurrency", "2"], environment: environment)
+        guard let port = await worker.httpPort() else {
+            worker.signal(SIGKILL)
+            throw HarnessError(description: "the worker never served /metrics: \(worker.logTail())")
+        }
+        return (worker, port)
     }
 
     /// Scrapes /metrics until `done` holds for the samples (or a generous deadline passes); the last text.
@@ -111,9 +117,8 @@ struct WorkerMetricsTests {
         try await harness.publish(postings)
 
         let token = "metrics-test-token"
-        let port = Int.random(in: 41_000..<42_000)
-        let worker = try startWorker(
-            harness, channel: .platform, port: port, token: token,
+        let (worker, port) = try await startWorker(
+            harness, channel: .platform, token: token,
             environment: ["JOBCAST_PLATFORM_URL": baseURL, "JOBCAST_PLATFORM_TOKEN": standIn.token, "JOBCAST_RETRY_DELAYS": "1"])
         defer { if worker.isRunning { worker.terminate() } }
 
@@ -189,9 +194,8 @@ struct WorkerMetricsTests {
         try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(5)))
 
         let token = "metrics-test-token"
-        let port = Int.random(in: 42_000..<43_000)
-        let worker = try startWorker(
-            harness, channel: .wechat, port: port, token: token,
+        let (worker, port) = try await startWorker(
+            harness, channel: .wechat, token: token,
             environment: [
                 "JOBCAST_WECHAT_API_BASE": baseURL, "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
                 "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb-media-id", "JOBCAST_WECHAT_DIGEST_WINDOW": "1",
@@ -225,9 +229,8 @@ struct WorkerMetricsTests {
         await standIn.exhaustQuota()
         try await harness.publish(postings: Array(try SampleData.jsonValues().prefix(5)))
         let token = "metrics-test-token"
-        let port = Int.random(in: 43_000..<44_000)
-        let worker = try startWorker(
-            harness, channel: .wechat, port: port, token: token,
+        let (worker, port) = try await startWorker(
+            harness, channel: .wechat, token: token,
             environment: [
                 "JOBCAST_WECHAT_API_BASE": baseURL, "JOBCAST_WECHAT_APPID": standIn.appID, "JOBCAST_WECHAT_SECRET": standIn.secret,
                 "JOBCAST_WECHAT_THUMB_MEDIA_ID": "thumb-media-id", "JOBCAST_WECHAT_DIGEST_WINDOW": "1", "JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL": "0.5",

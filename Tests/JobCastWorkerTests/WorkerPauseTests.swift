@@ -18,11 +18,17 @@ struct WorkerPauseTests {
             environment: ["JOBCAST_AMQP_URL": harness.brokerURL, "JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath, "USER": "pause-test"])
     }
 
-    static func worker(_ harness: WorkerHarness, channel: DeliveryChannel, port: Int, id: String) throws -> SpawnedProcess {
-        try harness.startWorkerProcess(
+    /// A worker on a port the system picks, and that port (read from its log once it serves).
+    static func worker(_ harness: WorkerHarness, channel: DeliveryChannel, id: String) async throws -> (process: SpawnedProcess, port: Int) {
+        let process = try harness.startWorkerProcess(
             channel: channel,
-            environment: ["JOBCAST_LOG_LEVEL": "info", "JOBCAST_HTTP_PORT": "\(port)", "JOBCAST_WORKER_ID": id, "JOBCAST_WECHAT_DIGEST_WINDOW": "1"],
+            environment: ["JOBCAST_LOG_LEVEL": "info", "JOBCAST_WORKER_ID": id, "JOBCAST_WECHAT_DIGEST_WINDOW": "1"],
             log: "\(id).log")
+        guard let port = await process.httpPort() else {
+            process.signal(SIGKILL)
+            throw HarnessError(description: "worker \(id) never served /readyz: \(process.logTail())")
+        }
+        return (process, port)
     }
 
     static func drafts(_ harness: WorkerHarness) -> [String] {
@@ -33,16 +39,12 @@ struct WorkerPauseTests {
     func pauseWeChat() async throws {
         let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
-        var ports = [try WorkerFleetTests.freePort()]
-        while ports.count < 2 {
-            let port = try WorkerFleetTests.freePort()
-            if !ports.contains(port) { ports.append(port) }
-        }
-        var workers = [
-            try Self.worker(harness, channel: .wechat, port: ports[0], id: "pause-a"),
-            try Self.worker(harness, channel: .wechat, port: ports[1], id: "pause-b"),
-        ]
-        defer { for worker in workers { worker.signal(SIGKILL) } }
+        let first = try await Self.worker(harness, channel: .wechat, id: "pause-a")
+        defer { first.process.signal(SIGKILL) }
+        let second = try await Self.worker(harness, channel: .wechat, id: "pause-b")
+        defer { second.process.signal(SIGKILL) }
+        var workers = [first.process, second.process]
+        var ports = [first.port, second.port]
         for port in ports { try await waitFor(seconds: 60) { await WorkerPoisonTests.get("http://127.0.0.1:\(port)/readyz").status == 200 } }
 
         let paused = try await Self.jobcast(["pause", "--channel", "wechat", "--reason", "额度已用完"], harness)
@@ -65,8 +67,10 @@ struct WorkerPauseTests {
 
         // One worker restarts while paused: the new one starts paused too.
         workers[0].signal(SIGTERM)
-        #expect(await workers[0].wait(seconds: 60) == 0)
-        workers[0] = try Self.worker(harness, channel: .wechat, port: ports[0], id: "pause-c")
+        #expect(await workers[0].wait(seconds: 60) == 0, "\(workers[0].logTail())")
+        let third = try await Self.worker(harness, channel: .wechat, id: "pause-c")
+        defer { third.process.signal(SIGKILL) }
+        (workers[0], ports[0]) = third
         try await waitFor(seconds: 60) { await WorkerPoisonTests.get("http://127.0.0.1:\(ports[0])/readyz").body.contains("paused") }
         try await Task.sleep(for: .seconds(4))
         #expect(Self.drafts(harness).isEmpty, "a digest went out while paused, after a restart")
@@ -103,8 +107,7 @@ struct WorkerPauseTests {
     func pausePlatform() async throws {
         let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
-        let port = try WorkerFleetTests.freePort()
-        let worker = try Self.worker(harness, channel: .platform, port: port, id: "pause-platform")
+        let (worker, port) = try await Self.worker(harness, channel: .platform, id: "pause-platform")
         defer { worker.signal(SIGKILL) }
         try await waitFor(seconds: 60) { await WorkerPoisonTests.get("http://127.0.0.1:\(port)/readyz").status == 200 }
         #expect(try await Self.jobcast(["pause", "--channel", "platform"], harness).status == 0)

@@ -146,11 +146,11 @@ struct WorkerPoisonTests {
         let database = WorkerFleetTests.TestDatabase()
         try await database.create()
         defer { Task { await database.drop() } }
-        let port = try WorkerFleetTests.freePort()
         let worker = try Self.worker(
             harness, platformURL: nil, untilEmpty: false,
-            environment: ["JOBCAST_DATABASE_URL": database.url, "JOBCAST_HTTP_PORT": "\(port)", "JOBCAST_WORKER_PREFETCH": "20"], log: "worker.log")
+            environment: ["JOBCAST_DATABASE_URL": database.url, "JOBCAST_WORKER_PREFETCH": "20"], log: "worker.log")
         defer { worker.signal(SIGKILL) }
+        let port = try #require(await worker.httpPort(), "the worker never served /readyz: \(worker.logTail())")
         try await waitFor(seconds: 60) { await Self.get("http://127.0.0.1:\(port)/readyz").status == 200 }
         #expect(await Self.get("http://127.0.0.1:\(port)/readyz").status == 200)
 
@@ -192,14 +192,14 @@ struct WorkerPoisonTests {
     func unconfirmedCopyBacksOff() async throws {
         let harness = try await WorkerHarness.make()
         defer { harness.cleanUp() }
-        let port = try WorkerFleetTests.freePort()
         try await harness.publish([(id: "not-json-1", body: Data("{\"id\": \"not-json-1\", ".utf8))])
         let connection = try await harness.connect()
         let channel = try await connection.openChannel()
         try await channel.exchangeDelete(QueueNames.deadLetterExchange)
         await connection.close()
-        let worker = try Self.worker(harness, platformURL: nil, untilEmpty: false, environment: ["JOBCAST_HTTP_PORT": "\(port)"], log: "worker.log")
+        let worker = try Self.worker(harness, platformURL: nil, untilEmpty: false, log: "worker.log")
         defer { worker.signal(SIGKILL) }
+        let port = try #require(await worker.httpPort(), "the worker never served /readyz: \(worker.logTail())")
         // The worker re-declares the topology when it connects: delete the exchange again once it consumes.
         try await waitFor(seconds: 60) { await Self.get("http://127.0.0.1:\(port)/readyz").status == 200 }
         let again = try await harness.connect()

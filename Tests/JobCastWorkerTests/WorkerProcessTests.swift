@@ -25,12 +25,12 @@ struct WorkerProcessTests {
         }
     }
 
-    func startWorker(_ harness: WorkerHarness, platformURL: String, token: String, httpPort: Int = 0) throws -> SpawnedProcess {
+    func startWorker(_ harness: WorkerHarness, platformURL: String, token: String) throws -> SpawnedProcess {
         try harness.startWorkerProcess(
             channel: .platform, arguments: ["--concurrency", "4"],
             environment: [
                 "JOBCAST_PLATFORM_URL": platformURL, "JOBCAST_PLATFORM_TOKEN": token, "JOBCAST_WORKER_ID": "signal-test",
-                "JOBCAST_HTTP_PORT": "\(httpPort)",
+                "JOBCAST_LOG_LEVEL": "info",
             ])
     }
 
@@ -63,8 +63,8 @@ struct WorkerProcessTests {
         let postings = try postings(prefix: "term")
         try await harness.publish(postings: postings)
 
-        let httpPort = Int.random(in: 39_000..<40_000)
-        let worker = try startWorker(harness, platformURL: baseURL, token: standIn.token, httpPort: httpPort)
+        let worker = try startWorker(harness, platformURL: baseURL, token: standIn.token)
+        let httpPort = try #require(await worker.httpPort(), "\(worker.logTail())")
         try await waitForRequests(standIn, atLeast: 40)
         // While it works, the worker says it is alive and consuming.
         let ready = try await get("http://127.0.0.1:\(httpPort)/readyz")
