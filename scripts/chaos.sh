@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The chaos run: postings published while `jobcast worker` processes are killed with SIGKILL every few seconds
 # and replaced, the broker restarts once, the platform stand-in fails 10% of requests with 500, 5% with
-# timeouts and 3% with 429, and the WeChat token expires twice; then every valid posting is checked on both
-# channels, every invalid one in the dead queues, the queues empty and the store's figures equal to the
-# stand-ins'. Prints one table; exits 1 if anything is lost or a check fails.
+# timeouts and 3% with 429, and the WeChat token expires twice. About a fifth of the postings are corrected
+# (some corrections published before the original, ordered by updatedAt), withdrawn, or withdrawn and reopened,
+# and a few are scheduled (publishAt two minutes ahead, across the kills and the restart). Then the end state of
+# every posting on both stand-ins is checked against the newest message sent for it, every invalid one in the
+# dead queues, scheduled ones never early, the queues empty and the store's figures against the stand-ins'.
+# Prints one table; exits 1 if anything is lost or a check fails.
 #
 #   scripts/chaos.sh                 # short (what scripts/test.sh runs): 1,000 postings, 3 workers, own node jobcast-chaos (5731)
 #   scripts/chaos.sh --long          # 10,000 postings, 4 workers

@@ -39,6 +39,14 @@ public actor PlatformStandIn: StandInActor {
     /// Of those, PUTs that came after a stored PUT whose answer was delayed (a timeout the client saw).
     public private(set) var storedPUTsAfterTimeout: [String: Int] = [:]
     private var lastStoredWasDelayed: Set<String> = []
+    /// What the platform did to a job: stored a body (PUT) or removed it (DELETE), and when.
+    public struct JobChange: Sendable {
+        /// The body stored; nil for a removal.
+        public let body: Data?
+        public let at: ContinuousClock.Instant
+    }
+    /// Every change the platform made, per job id, in order (for end-state and ordering checks).
+    public private(set) var changes: [String: [JobChange]] = [:]
     var server: StandInServer?
     let logger: Logger
     static let name = "platform-stand-in"
@@ -139,11 +147,13 @@ public actor PlatformStandIn: StandInActor {
             let existed = jobs[id] != nil
             jobs[id] = request.body
             storedPUTs[id, default: 0] += 1
+            changes[id, default: []].append(JobChange(body: request.body, at: request.receivedAt))
             if lastStoredWasDelayed.contains(id) { storedPUTsAfterTimeout[id, default: 0] += 1 }
             if delayed { lastStoredWasDelayed.insert(id) } else { lastStoredWasDelayed.remove(id) }
             return .json(existed ? 200 : 201, ["id": id, "status": existed ? "updated" : "created"])
         case "DELETE":
             guard jobs.removeValue(forKey: id) != nil else { return .json(404, ["error": "no job \(id)"]) }
+            changes[id, default: []].append(JobChange(body: nil, at: request.receivedAt))
             return StandInReply(status: 204)
         default:
             return .json(405, ["error": "method not allowed"])

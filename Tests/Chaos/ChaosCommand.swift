@@ -91,8 +91,11 @@ struct ChaosCommand: AsyncParsableCommand {
                 retryAfterSeconds: 1, seed: seed))
         let wechat = WeChatStandIn(appID: "wx-chaos", secret: "chaos-wechat-secret")
         let wechatURL = try await wechat.start()
-        let corpus = try ChaosPostings(count: postings, seed: seed)
-        let chunks = try corpus.writeChunks(publishChunks, to: directory)
+        // Scheduled postings are due about two minutes from now (wall clock, as the workers read it); the stand-ins
+        // time requests on the monotonic clock: this pair maps one onto the other.
+        let anchor = (date: Date(), instant: ContinuousClock.now)
+        let corpus = try ChaosPostings(count: postings, seed: seed, chunks: publishChunks, now: anchor.date)
+        let chunks = try corpus.writeChunks(to: directory)
 
         let fleet = ChaosFleet(
             binary: binary,
@@ -188,7 +191,7 @@ struct ChaosCommand: AsyncParsableCommand {
             try await fleet.reap()
             let allThere = progress.platform == corpus.valid.count && progress.wechat == corpus.valid.count && publishedChunks == chunks.count
             if allThere, restart != nil, await events.brokerBack {
-                let depths = try? await broker.depths(topology.channels.flatMap { [QueueNames.channel($0)] + topology.retryQueues($0) })
+                let depths = try? await broker.depths(topology.channels.flatMap { Self.queuesToEmpty($0, topology) })
                 emptyChecks = depths.map { $0.values.allSatisfy { $0 == 0 } } == true ? emptyChecks + 1 : 0
                 if emptyChecks >= 3 { break }
             }
@@ -206,8 +209,8 @@ struct ChaosCommand: AsyncParsableCommand {
         let report = try await ChaosReport.make(
             corpus: corpus, broker: broker, topology: topology, platform: platform, wechat: wechat, store: store, fleet: fleet, events: events,
             notes: [outcome == "complete" ? nil : "stopped waiting: \(outcome)"].compactMap { $0} + stopFailures,
-            elapsed: ContinuousClock.now - started, tokenExpiries: expiries)
-        let text = report.table(title: "chaos run: \(corpus.valid.count) valid + \(corpus.invalid.count) invalid postings, \(workers) workers, "
+            elapsed: ContinuousClock.now - started, tokenExpiries: expiries, anchor: anchor)
+        let text = report.table(title: "chaos run: \(corpus.valid.count) valid postings in \(corpus.messageCount) messages + \(corpus.invalid.count) invalid, \(workers) workers, "
             + (broker.isCluster ? "\(broker.nodes.count)-node cluster" : "single node \(broker.nodes[0].erlangName)"))
         print(text)
         try text.write(to: directory.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
@@ -216,6 +219,11 @@ struct ChaosCommand: AsyncParsableCommand {
         await wechat.stop()
         if report.failures.isEmpty { await broker.deleteVhost() }
         if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+
+    /// The queues that must be empty at the end: the channel's, its retry queues and its schedule queues.
+    static func queuesToEmpty(_ channel: DeliveryChannel, _ topology: Topology) -> [String] {
+        [QueueNames.channel(channel)] + topology.retryQueues(channel) + Topology.scheduleLevels.map { QueueNames.scheduled(channel, delaySeconds: $0) }
     }
 
     /// Single node: stop it and start it again. Cluster: stop the node that leads the platform queue, start it later.
