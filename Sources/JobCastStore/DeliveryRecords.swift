@@ -147,3 +147,24 @@ public struct RecordReceipt: Sendable, Hashable {
         self.alreadyDelivered = alreadyDelivered
     }
 }
+
+/// A posting waiting in a schedule queue for its `publishAt`, as `jobcast stats` lists it.
+public struct ScheduledPosting: Sendable, Hashable, Codable {
+    public var channel: DeliveryChannel
+    public var postingId: String
+    /// `publishAt` as the producer wrote it (RFC 3339 with its offset).
+    public var publishAt: String
+    /// The same instant in milliseconds since 1970 (for ordering).
+    public var dueMs: Int64
+    public var employer: String
+    public var title: String
+
+    public init(channel: DeliveryChannel, postingId: String, publishAt: String, dueMs: Int64, employer: String, title: String) {
+        self.channel = channel
+        self.postingId = postingId
+        self.publishAt = publishAt
+        self.dueMs = dueMs
+        self.employer = employer
+        self.title = title
+    }
+}

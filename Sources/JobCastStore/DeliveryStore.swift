@@ -25,6 +25,11 @@ public protocol OutcomeStore: Sendable {
     /// Throws when the store cannot be reached (a cheap `SELECT 1`): how the worker tells a store that is
     /// down from one that refused a particular row.
     func checkAvailable() async throws
+
+    /// Notes the postings of `channel` that wait in the schedule queues for their `publishAt` (upserted: each hop
+    /// through a schedule queue notes them again) and forgets `due` ones (their time came and a worker took them
+    /// on), in one transaction. For `jobcast stats` only: the messages themselves wait in the broker.
+    func noteSchedule(channel: DeliveryChannel, waiting: [ScheduledPosting], due: [String]) async throws
 }
 
 /// Where every delivery attempt is recorded, and what makes redeliveries harmless.

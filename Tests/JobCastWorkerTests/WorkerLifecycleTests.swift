@@ -266,6 +266,16 @@ struct WorkerLifecycleTests {
         defer { if first.isRunning { first.signal(SIGKILL) } }
         try await waitFor(seconds: 30) { await parked() == 1 }
         #expect(await parked() == 1, "the posting waits in a schedule queue, acknowledged on the channel queue")
+        // jobcast stats says what waits and until when.
+        func stats() async throws -> CLIResult {
+            try await runProcess(
+                try JobCastBinary.url(), ["stats"],
+                environment: ["JOBCAST_DATABASE_URL": "sqlite://" + harness.databasePath, "JOBCAST_AMQP_URL": harness.brokerURL])
+        }
+        let waiting = try await stats()
+        #expect(waiting.stdout.contains("Scheduled 定时发布: 1 waiting for their publishAt"), "\(waiting.stdout)")
+        let row = waiting.stdout.split(separator: "\n").first { $0.contains(id) }.map(String.init) ?? ""
+        #expect(row.contains("platform") && row.contains(PostingVersion.rfc3339(milliseconds: due)) && row.contains("in "), "\(row)")
         first.signal(SIGKILL)
         try await waitFor(seconds: 10) { !first.isRunning }
 
@@ -280,6 +290,8 @@ struct WorkerLifecycleTests {
         try await waitFor(seconds: 60) { !second.isRunning }
         #expect(await standIn.requests(forJob: id).count == 1)
         #expect(try await Self.outcomes(harness, id) == ["delivered"])
+        let after = try await stats()
+        #expect(after.status == 0 && !after.stdout.contains("Scheduled 定时发布"), "\(after.stdout)")
         await standIn.stop()
     }
 

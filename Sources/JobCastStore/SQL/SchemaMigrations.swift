@@ -299,6 +299,25 @@ enum SchemaMigrations {
             name: "a worker's note in its heartbeat (why its channel is parked)",
             statements: ["ALTER TABLE jobcast_worker_heartbeats ADD COLUMN note TEXT"]
         ),
+        Migration(
+            version: 7,
+            name: "postings waiting for their publishAt, for jobcast stats",
+            statements: [
+                """
+                CREATE TABLE jobcast_scheduled (
+                    channel TEXT NOT NULL,
+                    posting_id TEXT NOT NULL,
+                    publish_at TEXT NOT NULL,
+                    due_ms BIGINT NOT NULL,
+                    employer TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    noted_ms BIGINT NOT NULL,
+                    PRIMARY KEY (channel, posting_id)
+                )
+                """,
+                "CREATE INDEX jobcast_scheduled_due ON jobcast_scheduled (due_ms)",
+            ]
+        ),
     ]
 
     static var latestVersion: Int { all.map(\.version).max() ?? 0 }

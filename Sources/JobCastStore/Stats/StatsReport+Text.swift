@@ -96,6 +96,19 @@ extension StatsReport {
                 out.append(table.render())
             }
         }
+        if let scheduled, scheduled.total > 0 {
+            out.append("")
+            let shown = scheduled.soonest.count < scheduled.total ? " (the soonest \(scheduled.soonest.count))" : ""
+            out.append("Scheduled 定时发布: \(Self.number(scheduled.total)) waiting for their publishAt\(shown)")
+            var table = TextTable(header: ["channel 渠道", "posting", "employer 用人单位", "title 岗位", "publishAt 发布时间", "in"])
+            for line in scheduled.soonest {
+                table.add([
+                    line.channel.rawValue, line.postingId, String(line.employer.prefix(20)), String(line.title.prefix(20)), line.publishAt,
+                    Self.countdown(line.secondsUntil),
+                ])
+            }
+            out.append(table.render())
+        }
         return out.joined(separator: "\n") + "\n"
     }
 
@@ -123,6 +136,16 @@ extension StatsReport {
     }
 
     static func positions(_ n: Int) -> String { "\(number(n)) 岗位" }
+
+    /// "in 45 s", "in 2 h 5 min", "in 3 d 4 h"; "due now" once the time has come.
+    static func countdown(_ seconds: Int) -> String {
+        guard seconds > 0 else { return "due now" }
+        let (d, h, m) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60)
+        if d > 0 { return "in \(d) d \(h) h" }
+        if h > 0 { return "in \(h) h \(m) min" }
+        if m > 0 { return "in \(m) min \(seconds % 60) s" }
+        return "in \(seconds) s"
+    }
 
     static func duration(_ ms: Int?) -> String {
         guard let ms else { return "–" }

@@ -21,6 +21,35 @@ public struct StatsReport: Sendable, Codable, Hashable {
     public var controls: [ControlLine]?
     /// The workers' heartbeats (``FleetControl``); nil when the report was made without them.
     public var workers: [WorkerLine]?
+    /// Postings waiting in the schedule queues for their `publishAt`; nil when the report was made without them.
+    public var scheduled: ScheduledLines?
+
+    /// What waits for its `publishAt`: how many in all, and the soonest (at most 20).
+    public struct ScheduledLines: Sendable, Codable, Hashable {
+        public var total: Int
+        public var soonest: [ScheduledLine]
+    }
+
+    /// One posting waiting for its `publishAt` on one channel.
+    public struct ScheduledLine: Sendable, Codable, Hashable {
+        public var channel: DeliveryChannel
+        public var postingId: String
+        public var employer: String
+        public var title: String
+        /// As the producer wrote it (RFC 3339 with its offset).
+        public var publishAt: String
+        /// Seconds from the report until then; negative when the time has come and a worker is about to take it on.
+        public var secondsUntil: Int
+
+        public init(_ posting: ScheduledPosting, now: Date) {
+            channel = posting.channel
+            postingId = posting.postingId
+            employer = posting.employer
+            title = posting.title
+            publishAt = posting.publishAt
+            secondsUntil = Int((Double(posting.dueMs) / 1000 - now.timeIntervalSince1970).rounded(.up))
+        }
+    }
 
     /// A channel's pause state, as the report shows it.
     public struct ControlLine: Sendable, Codable, Hashable {
@@ -111,6 +140,8 @@ public struct StatsReport: Sendable, Codable, Hashable {
         report.controls = try await store.channelControls().filter { query.channels.contains($0.channel) }.map(ControlLine.init)
         report.workers = try await store.workers(goneAfter: .seconds(30), seenWithin: .seconds(86_400), now: now)
             .filter { query.channels.contains($0.heartbeat.channel) }.map(WorkerLine.init)
+        let (total, soonest) = try await store.scheduledPostings(channels: query.channels, limit: 20, now: now)
+        report.scheduled = ScheduledLines(total: total, soonest: soonest.map { ScheduledLine($0, now: now) })
         return report
     }
 

@@ -142,6 +142,7 @@ struct ConsumerSession: Sendable {
                         }
                         let sorted = await intake.sort(ready, store: store, onProblem: reportStoreProblem)
                         settled += sorted.map(settler.settleBeforeDelivery) ?? []
+                        if let sorted { await intake.noteSchedule(sorted, store: store, logger: logger) }
                         for (item, due) in sorted?.scheduled ?? [] {
                             if let parked = await settler.park(item, until: due) { settled.append(parked) }
                         }

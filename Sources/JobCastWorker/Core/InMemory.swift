@@ -138,6 +138,7 @@ final class InMemoryOutcomeStore: OutcomeStore {
         var postings: [String: PostingFacts] = [:]
         var delivered = Set<DeliveryKey>()
         var versions: [String: Int64] = [:]
+        var scheduled: [String: ScheduledPosting] = [:]
         var down = false
         var transactions = 0
         var lookups = 0
@@ -148,6 +149,8 @@ final class InMemoryOutcomeStore: OutcomeStore {
     init(refusing refuses: @escaping @Sendable (AttemptRecord) -> Bool = { _ in false }) { self.refuses = refuses }
 
     var attempts: [AttemptRecord] { state.withLock { $0.attempts } }
+    /// The postings noted as waiting for their publishAt, by `channel/id`.
+    var scheduled: [String: ScheduledPosting] { state.withLock { $0.scheduled } }
     var transactions: Int { state.withLock { $0.transactions } }
     var lookups: Int { state.withLock { $0.lookups } }
     func setDown(_ down: Bool) { state.withLock { $0.down = down } }
@@ -172,6 +175,14 @@ final class InMemoryOutcomeStore: OutcomeStore {
                 state.delivered = state.delivered.filter { $0.postingId != attempt.postingId || $0.channel != attempt.channel }
             }
             return receipt
+        }
+    }
+
+    func noteSchedule(channel: DeliveryChannel, waiting: [ScheduledPosting], due: [String]) async throws {
+        try state.withLock { state in
+            if state.down { throw Refused(description: "connection refused (in-memory store is down)") }
+            for id in due { state.scheduled["\(channel.rawValue)/\(id)"] = nil }
+            for posting in waiting { state.scheduled["\(channel.rawValue)/\(posting.postingId)"] = posting }
         }
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import JobCastChannels
 import JobCastCore
 import JobCastStore
+import Logging
 
 /// A valid message on its way to the channel: parsed once, hashed once, validated once.
 struct ReadyMessage: Sendable {
@@ -38,6 +39,8 @@ struct Intake: Sendable {
         var expired: [ReadyMessage] = []
         /// Postings whose `publishAt` is ahead (by the system clock, never `JOBCAST_NOW`), with it in milliseconds.
         var scheduled: [(ReadyMessage, due: Int64)] = []
+        /// Postings that had a `publishAt` and whose time has come (no longer waiting, whatever becomes of them now).
+        var due: [String] = []
         /// Already delivered with the same content.
         var duplicates: [ReadyMessage] = []
         /// For the channel.
@@ -94,6 +97,7 @@ struct Intake: Sendable {
             } else if case .publish(let posting) = item.message, let due = posting.publishAt.flatMap(PostingVersion.milliseconds(rfc3339:)), due > now {
                 sorted.scheduled.append((item, due))
             } else {
+                if case .publish(let posting) = item.message, posting.publishAt != nil { sorted.due.append(posting.id) }
                 live.append(item)
             }
         }
@@ -123,6 +127,26 @@ struct Intake: Sendable {
         }
         (sorted.duplicates, sorted.fresh) = await partitionDelivered(current, store: store)
         return sorted
+    }
+
+    /// Notes in the store which postings wait for their `publishAt` and which came due, before the waiting ones are
+    /// parked (so that a copy coming back at once finds its note to remove). For `jobcast stats` only: a store that
+    /// refuses is logged and the batch goes on.
+    func noteSchedule(_ sorted: Sorted, store: any OutcomeStore, logger: Logger) async {
+        guard !sorted.scheduled.isEmpty || !sorted.due.isEmpty else { return }
+        let waiting = sorted.scheduled.compactMap { item, due -> ScheduledPosting? in
+            guard case .publish(let posting) = item.message else { return nil }
+            return ScheduledPosting(
+                channel: channel, postingId: posting.id, publishAt: posting.publishAt ?? "", dueMs: due, employer: posting.employer.name,
+                title: posting.title)
+        }
+        do {
+            try await store.noteSchedule(channel: channel, waiting: waiting, due: sorted.due)
+        } catch {
+            logger.warning(
+                "could not note scheduled postings for jobcast stats (delivery is not affected)",
+                metadata: ["channel": "\(channel.rawValue)", "error": "\(error)"])
+        }
     }
 
     /// After a platform batch: a publish the platform accepted while a newer withdrawal of the same posting was claimed
