@@ -84,6 +84,9 @@ public protocol DigestLedger: Sendable {
     /// Moves a digest on: `submitted` with its `publish_id`, then `published`, `failed` (which lets its postings go
     /// into another digest) or `revoked`; `drafted` again after WeChat refused the submit outright.
     func updateDigest(id: String, state: DigestRecord.State, publishID: String?) async throws
+    /// Gives up a draft nobody has claimed for submit (`drafted`, unchanged since it was read): `failed`, its postings
+    /// let go, and it is never submitted. Exactly one of this and ``claimDigest(_:workerID:)`` wins; true when this did.
+    func abandonDraft(_ digest: DigestRecord) async throws -> Bool
     /// The digest with this id, or nil.
     func digest(id: String) async throws -> DigestRecord?
     /// Published digests (with a `publish_id`) published at or after `since`, newest first: what reconciliation asks

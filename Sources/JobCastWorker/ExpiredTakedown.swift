@@ -70,6 +70,8 @@ public struct ExpiredTakedown: Sendable {
                         workerId: workerID))
             case .retry(let failure), .dead(let failure):
                 logger.warning("could not take a closed posting down; trying again at the next look", metadata: ["posting.id": "\(id)", "reason": "\(failure.reason)"])
+            case .expired:
+                break  // a DELETE is never expired
             }
         }
         try await store.recordTakedowns(attempts)

@@ -115,7 +115,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 destination: destination, renderer: WeChatRenderer(templates: templates, configuration: render), ledger: store,
                 workerID: workerSettings.workerID, digestMax: workerSettings.digestMax,
                 digestWindow: .milliseconds(Int(workerSettings.digestWindow * 1000)),
-                probeInterval: .milliseconds(Int(workerSettings.quotaProbeInterval * 1000)), logger: logger)
+                probeInterval: .milliseconds(Int(workerSettings.quotaProbeInterval * 1000)),
+                hasClosed: { [clock = workerSettings.postingClock] in clock.hasExpired(validUntil: $0.validUntil) }, logger: logger)
             workers.append(
                 ChannelWorker(driver: driver, store: store, brokers: brokers, settings: workerSettings, untilEmpty: untilEmpty, control: store, logger: logger))
             if !untilEmpty, settings.wechatAppID != nil, workerSettings.reconcileInterval > 0 {

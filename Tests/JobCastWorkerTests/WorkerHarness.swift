@@ -129,7 +129,8 @@ struct WorkerHarness {
                         destination: wechat ?? WeChatOutbox(writer: writer, logger: Self.logger), renderer: WeChatRenderer(templates: templates),
                         ledger: store, workerID: settings.workerID, digestMax: settings.digestMax, digestWindow: .milliseconds(Int(settings.digestWindow * 1000)),
                         pollInterval: .milliseconds(100), publishTimeout: .seconds(20),
-                        probeInterval: .milliseconds(Int(settings.quotaProbeInterval * 1000)))
+                        probeInterval: .milliseconds(Int(settings.quotaProbeInterval * 1000)),
+                        hasClosed: { [clock = settings.postingClock] in clock.hasExpired(validUntil: $0.validUntil) })
                 }
                 let worker = ChannelWorker(driver: driver, store: store, brokers: brokers, settings: settings, untilEmpty: true, logger: Self.logger)
                 workers.append(worker)

@@ -13,6 +13,9 @@ public enum DeliveryResult: Sendable, Equatable {
     case retry(DeliveryFailure)
     /// A permanent failure: to the dead letters.
     case dead(DeliveryFailure)
+    /// Not delivered: the posting closed (its `validUntil` passed) while it waited in the driver — a digest window,
+    /// a channel parked until WeChat's quota returns at midnight. Recorded as `expired`.
+    case expired(validUntil: String)
 }
 
 /// Why a delivery failed: a cause the worker switches on (metric labels, dead-letter categories), the status

@@ -82,6 +82,23 @@ extension SQLDeliveryStore {
         }
     }
 
+    public func abandonDraft(_ digest: DigestRecord) async throws -> Bool {
+        guard digest.state == .drafted else { return false }
+        return try await backend.transaction(logger: logger) { db in
+            let now = max(Date().unixMilliseconds, digest.updatedAt.unixMilliseconds + 1)
+            let rows = try await db.raw(
+                """
+                UPDATE jobcast_wechat_digests SET state = 'failed', updated_ms = \(bind: now)
+                WHERE id = \(bind: digest.id) AND state = 'drafted' AND updated_ms = \(bind: digest.updatedAt.unixMilliseconds)
+                RETURNING id
+                """
+            ).all()
+            guard !rows.isEmpty else { return false }
+            try await db.raw("UPDATE jobcast_wechat_digest_postings SET active = 0 WHERE digest_id = \(bind: digest.id)").run()
+            return true
+        }
+    }
+
     public func updateDigest(id: String, state: DigestRecord.State, publishID: String?) async throws {
         try await backend.transaction(logger: logger) { db in
             try await db.raw(

@@ -173,7 +173,7 @@ struct Intake: Sendable {
         for (index, outcome) in zip(overtaken, await driver.deliver(withdrawals)) {
             switch outcome {
             case .delivered, .alreadyGone: result[index] = held[batch[index].message.id]
-            case .retry, .dead: break  // recorded as delivered; the withdrawal's own worker DELETEd it too
+            case .retry, .dead, .expired: break  // recorded as delivered; the withdrawal's own worker DELETEd it too
             }
         }
         return result

@@ -73,7 +73,12 @@ struct Settler: Sendable {
     /// (one confirm round trip for the batch, and retry copies that leave together come back together). Those
     /// whose copy could not be published before the session ended are left out: unacknowledged, they come back.
     func settle(_ results: [(ReadyMessage, DeliveryResult)]) async -> [Settled] {
-        let needsCopy = results.filter { if case .delivered = $0.1 { false } else if case .alreadyGone = $0.1 { false } else { true } }
+        let needsCopy = results.filter {
+            switch $0.1 {
+            case .delivered, .alreadyGone, .expired: false
+            case .retry, .dead: true
+            }
+        }
         guard needsCopy.count > 1 else {
             var settled: [Settled] = []
             for (item, result) in results { if let outcome = await settle(item, result) { settled.append(outcome) } }
@@ -99,6 +104,9 @@ struct Settler: Sendable {
             return record(item, outcome: isWithdrawal ? .withdrawn : .delivered, status: status, error: nil)
         case .alreadyGone(let status):
             return record(item, outcome: .withdrawn, status: status, error: "already gone")
+        case .expired(let validUntil):
+            logger.info("not delivered: the posting closed while it waited", metadata: ["posting.id": "\(item.message.id)", "validUntil": "\(validUntil)"])
+            return record(item, outcome: .expired, status: nil, error: "validUntil \(validUntil) passed while it waited to be delivered")
         case .dead(let failure):
             return await deadLetter(item, .refused(failure))
         case .retry(let failure):

@@ -48,15 +48,20 @@ public struct WeChatDigestDriver: ChannelDriver {
     /// How often the parked channel asks WeChat whether it may go on (`JOBCAST_WECHAT_QUOTA_PROBE_INTERVAL`).
     let probeInterval: Duration
     public let parking: ChannelParking? = ChannelParking()
+    /// Whether a posting has closed (its `validUntil` passed, `JOBCAST_POSTING_TIMEZONE`): asked again before every
+    /// digest, since a posting can close while it waits (a digest window, a channel parked until midnight).
+    let hasClosed: @Sendable (Posting) -> Bool
     let logger: Logger
 
     public init(
         destination: any WeChatChannel, renderer: WeChatRenderer, ledger: any DigestLedger, workerID: String, digestMax: Int,
         digestWindow: Duration, pollInterval: Duration = .seconds(3), publishTimeout: Duration = .seconds(300),
         resubmitAfter: Duration? = nil, recentPublications: Int = 40, probeInterval: Duration = .seconds(300),
+        hasClosed: @escaping @Sendable (Posting) -> Bool,
         logger: Logger = Logger(label: "jobcast.wechat")
     ) {
         self.probeInterval = probeInterval
+        self.hasClosed = hasClosed
         self.destination = destination
         self.renderer = renderer
         self.ledger = ledger
@@ -138,17 +143,46 @@ public struct WeChatDigestDriver: ChannelDriver {
 
     /// Finishes the digests that already hold some of `pending`, then publishes the rest as one new digest. When
     /// another worker recorded a digest of the same postings meanwhile, looks again once and finishes that one.
+    /// Postings that have closed meanwhile are not delivered (`expired`), and a draft nobody submitted that holds one
+    /// is given up: its open postings go into a new digest.
     private func deliver(_ pending: inout [Pending], into results: inout [DeliveryResult?]) async {
+        var closed = Set<DeliveryKey>()
+        for item in pending where results[item.index] == nil && hasClosed(item.posting) {
+            results[item.index] = .expired(validUntil: item.posting.validUntil)
+            closed.insert(item.key)
+        }
+        if !closed.isEmpty {
+            logger.notice(
+                "postings closed (validUntil passed) while they waited for their digest: not published",
+                metadata: ["postings": "\(closed.map(\.postingId).sorted().prefix(20))"])
+        }
+        pending.removeAll { results[$0.index] != nil }
         for round in 1...2 {
             // Digests recorded earlier that hold some of these postings: published ones are done; open ones
             // (a worker died, an answer was lost, another worker holds them) are finished first, as they are.
-            let earlier: [DigestRecord]
+            var earlier: [DigestRecord]
             do {
-                earlier = try await ledger.digests(containing: pending.map(\.key))
+                earlier = try await ledger.digests(containing: pending.map(\.key) + closed)
             } catch {
                 settle(&results, pending, with: .retry(DeliveryFailure(.store, reason: "store unavailable, cannot check earlier digests: \(error)")))
                 return
             }
+            // A draft nobody submitted that holds a closed posting is never submitted: the rest go into a new digest.
+            // (One claimed for submit may be published already and is finished as it is.)
+            for digest in earlier where digest.state == .drafted && digest.postings.contains(where: closed.contains) {
+                do {
+                    if try await ledger.abandonDraft(digest) {
+                        earlier.removeAll { $0.id == digest.id }
+                        logger.notice(
+                            "gave up a draft holding postings that closed while it waited; its open postings go into a new digest",
+                            metadata: ["wechat.digest": "\(digest.id)", "wechat.media_id": "\(digest.mediaID)", "postings": "\(digest.postings.count)"])
+                    }
+                } catch {
+                    settle(&results, pending, with: .retry(DeliveryFailure(.store, reason: "store unavailable, cannot give up digest \(digest.mediaID): \(error)")))
+                    return
+                }
+            }
+            guard !pending.isEmpty else { return }
             for digest in earlier {
                 let members = Set(digest.postings)
                 let outcome = digest.isOpen ? await finish(digest) : .delivered(status: 0)
@@ -190,7 +224,7 @@ public struct WeChatDigestDriver: ChannelDriver {
         let failure: DeliveryFailure
         switch result {
         case .retry(let f), .dead(let f): failure = f
-        case .delivered, .alreadyGone: return nil
+        case .delivered, .alreadyGone, .expired: return nil
         }
         guard failure.cause == .wechatErrcode, let errcode = failure.status, let reason = RetryPolicy.wechatParking(errcode: errcode) else { return nil }
         return (reason, failure)
@@ -382,7 +416,7 @@ public struct WeChatDigestDriver: ChannelDriver {
             return await articlesFailed(digest, publishID: publishID, outcome: outcome, failure: failure)
         case .dead:
             return await recordEnd(digest.id, .failed, publishID: publishID, result: DigestOutcome(outcome.result))
-        case .retry, .alreadyGone:
+        case .retry, .alreadyGone, .expired:
             return DigestOutcome(outcome.result)  // still open: the retried postings come back and finish this same publication
         }
     }
