@@ -230,6 +230,11 @@ add(75, "unknown-escape", dump(posting(75)).replace('"中餐厨师助理"', '"�
 add(76, "short-unicode-escape", dump(posting(76)).replace('"中餐厨师助理"', '"中餐\\u12厨师助理"'), "rejects", "dead", "not_json",
     note="\\u must be followed by four hex digits; JSONSerialization and Python refuse \\u12, Foundation's decoder took it")
 
+# A version far ahead of the present would outrank every later publish or withdrawal of the posting.
+add(77, "updated-at-in-the-future", posting(77, updatedAt="2099-01-01T09:00:00+08:00"), "rejects", "dead", "invalid",
+    message="/updatedAt: in the future",
+    note="an updatedAt more than 5 minutes ahead of the system clock outranks every later jobcast publish or withdraw of the posting")
+
 with open("manifest.json", "w") as f:
     json.dump(cases, f, ensure_ascii=False, indent=1)
     f.write("\n")

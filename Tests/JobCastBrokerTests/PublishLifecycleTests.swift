@@ -98,6 +98,34 @@ struct PublishLifecycleTests {
         #expect(bad.stderr.contains("--at must be an RFC 3339 time"))
     }
 
+    @Test("an updatedAt ahead of the system clock (JOBCAST_NOW or not) is refused with the reason and the fix; a few minutes ahead is clock skew and passes")
+    func futureUpdatedAt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobcast-future-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let samples = try SampleData.jsonValues()
+        let now = Date()
+        func stamped(_ value: JSONValue, _ id: String, _ offset: TimeInterval) -> String {
+            guard case .object(var object) = value else { return "" }
+            object["id"] = .string(id)
+            object["updatedAt"] = .string(PostingVersion.rfc3339(milliseconds: Int64((now.timeIntervalSince1970 + offset) * 1000)))
+            return String(decoding: try! JSONEncoder().encode(JSONValue.object(object)), as: UTF8.self)
+        }
+        let file = directory.appendingPathComponent("future.jsonl")
+        let lines = [
+            stamped(samples[0], "future-day", 86_400), stamped(samples[1], "future-skew", 60), stamped(samples[2], "past", -86_400),
+            #"{"id": "future-withdrawal", "action": "withdraw", "updatedAt": "2099-01-01T00:00:00+08:00"}"#,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let dry = try await publish(["--dry-run", file.path], now: SampleData.now)
+        #expect(dry.status == 1, "\(dry.stderr)")
+        let refused = dry.stderr.split(separator: "\n").filter { $0.contains("/updatedAt: in the future:") }
+        #expect(refused.count == 2, "\(dry.stderr)")
+        #expect(refused.contains { $0.hasPrefix(file.path + ":1:") } && refused.contains { $0.hasPrefix(file.path + ":4:") }, "\(refused)")
+        #expect(refused.allSatisfy { $0.contains("leave updatedAt out") }, "\(refused)")
+        #expect(dry.stdout.contains("2 of 4"), "\(dry.stdout)")
+    }
+
     @Test("RFC 3339 versions: offsets, fractions, leap days; what is not one is refused")
     func rfc3339() {
         #expect(PostingVersion.milliseconds(rfc3339: "1970-01-01T00:00:00Z") == 0)

@@ -68,6 +68,20 @@ public struct PostingPreparer: Sendable {
         self.shiftDays = shiftDays
     }
 
+    /// How far ahead of the system clock an `updatedAt` may be (clocks differ a little).
+    public static let versionSkew: TimeInterval = 300
+
+    /// Why an `updatedAt` cannot be published: more than ``versionSkew`` ahead of the system clock (never `JOBCAST_NOW`:
+    /// versions are compared with `jobcast publish`'s stamps, which are the system clock). nil when it is fine or absent.
+    public static func futureVersion(_ updatedAt: String?, now: Date = Date()) -> String? {
+        guard let updatedAt, let milliseconds = PostingVersion.milliseconds(rfc3339: updatedAt) else { return nil }
+        let limit = Int64(((now.timeIntervalSince1970 + versionSkew) * 1000).rounded(.down))
+        guard milliseconds > limit else { return nil }
+        return "in the future: \(updatedAt) is after now (\(PostingVersion.rfc3339(milliseconds: Int64(now.timeIntervalSince1970 * 1000)))); "
+            + "a version ahead of the present would outrank every later jobcast publish or jobcast withdraw of this posting until then. "
+            + "Give the time the posting was changed (now or earlier), or leave updatedAt out (jobcast publish then stamps the time it sends it)"
+    }
+
     public mutating func prepare(_ record: PostingRecord) -> Result<PreparedPosting, Rejection> {
         var record = record
         if shiftDays != 0, case .object(var object) = record.value, let text = object["validUntil"]?.stringValue, let date = CalendarDate(text),
@@ -96,6 +110,12 @@ public struct PostingPreparer: Sendable {
                     InputProblem(
                         source: record.source, line: record.line, pointer: JSONPointer("/validUntil"),
                         message: "expired: " + clock.expiryMessage(validUntil: validUntil), postingID: id)
+                ]))
+        }
+        if clock != nil, let problem = Self.futureVersion(record.value["updatedAt"]?.stringValue) {
+            return .failure(
+                Rejection(problems: [
+                    InputProblem(source: record.source, line: record.line, pointer: JSONPointer("/updatedAt"), message: problem, postingID: id)
                 ]))
         }
         let key = "\(action.rawValue) \(id)"

@@ -66,6 +66,10 @@ struct Intake: Sendable {
         let hash = ContentHash.of(value)
         do throws(PostingValidationError) {
             let message = try PostingMessage.decode(value, validator: validator)
+            // A version ahead of the present would outrank every later publish or withdrawal of the posting (system clock).
+            if let problem = PostingPreparer.futureVersion(message.updatedAt, now: Date()) {
+                return .rejected(delivery, envelope, .invalid("/updatedAt: " + problem), postingID: message.id, contentHash: hash)
+            }
             let (version, source): (Int64, PostingVersion.Source) =
                 if let updatedAt = message.updatedAt.flatMap(PostingVersion.milliseconds(rfc3339:)) {
                     (updatedAt, .updatedAt)
