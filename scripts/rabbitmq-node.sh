@@ -4,6 +4,7 @@
 #
 #   scripts/rabbitmq-node.sh start NAME AMQP_PORT [TLS_PORT]   # prints nothing on success
 #   scripts/rabbitmq-node.sh stop NAME
+#   scripts/rabbitmq-node.sh reset NAME AMQP_PORT [TLS_PORT]   # stop (or kill), wipe its data, start again
 #   scripts/rabbitmq-node.sh ctl NAME rabbitmqctl-args…        # e.g. list_queues
 #
 # Data lives in ${JOBCAST_RABBITMQ_BASE:-var/rabbitmq}/NAME (owned by the rabbitmq user, as Debian's server
@@ -12,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-action=${1:?usage: rabbitmq-node.sh start|stop|ctl NAME …}
+action=${1:?usage: rabbitmq-node.sh start|stop|reset|ctl NAME …}
 name=${2:?node name}
 base=$(realpath -m "${JOBCAST_RABBITMQ_BASE:-var/rabbitmq}")
 dir="$base/$name"
@@ -99,6 +100,18 @@ start)
     ;;
 stop)
     as_rabbitmq /usr/lib/rabbitmq/bin/rabbitmqctl -q stop >/dev/null 2>&1 || true
+    ;;
+reset)
+    # Stopped (killed if it does not stop within a minute: a node out of file handles may not), its data wiped, and
+    # started again with no virtual hosts but /: for a test node whose earlier runs left more than it can hold.
+    timeout 60 "$0" stop "$name" || true
+    if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+        kill -9 "$(cat "$dir/pid")" 2>/dev/null || true
+        sleep 2
+    fi
+    rm -rf "$dir/mnesia"
+    shift 2
+    exec "$0" start "$name" "$@"
     ;;
 ctl)
     shift 2
