@@ -131,7 +131,18 @@ extension SQLDeliveryStore {
 
     private static func open(backend: SQLBackend, logger: Logger) async throws -> SQLDeliveryStore {
         do {
-            try await SchemaMigrations.run(on: backend, logger: logger)
+            // SQLite answers SQLITE_BUSY at once, without waiting out its busy timeout, when two processes open a new
+            // file together and both switch it to WAL (a lock upgrade that could deadlock): the later one tries again.
+            var tries = 0
+            while true {
+                do {
+                    try await SchemaMigrations.run(on: backend, logger: logger)
+                    break
+                } catch where backend.kind == .sqlite && tries < 30 && String(describing: error).contains("database is locked") {
+                    tries += 1
+                    try await Task.sleep(for: .milliseconds(100 * min(tries, 10)))
+                }
+            }
         } catch let error as DeliveryStoreError {
             try? await backend.shutdown()
             throw error

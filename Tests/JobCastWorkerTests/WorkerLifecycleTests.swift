@@ -144,13 +144,14 @@ struct WorkerLifecycleTests {
         // Version 5 is claimed on both channels (its PUT got the 503 and waits in the retry queue); the older ones
         // arrive now. (Had they reached a worker first, they would have been the newest word then, and delivered.)
         let rank5 = PostingVersion.rank(milliseconds: PostingVersion.milliseconds(rfc3339: "2026-03-05T00:00:00.000Z")!, withdrawal: false)
+        // One store for the watching (opening one every 200 ms beside the worker's own open once met SQLITE_BUSY).
+        let watcher = try await harness.openStore()
         try await waitFor(seconds: 30) {
-            guard let store = try? await harness.openStore() else { return false }
-            defer { Task { try? await store.close() } }
-            let platformRank = try? await store.heldVersions(channel: .platform, postingIDs: [id])[id]
-            let wechatRank = try? await store.heldVersions(channel: .wechat, postingIDs: [id])[id]
+            let platformRank = try? await watcher.heldVersions(channel: .platform, postingIDs: [id])[id]
+            let wechatRank = try? await watcher.heldVersions(channel: .wechat, postingIDs: [id])[id]
             return platformRank == rank5 && wechatRank == rank5
         }
+        try await watcher.close()
         try await harness.publish(raw: [
             try message("version 3", version: .int64(1_772_496_000_000)),  // 2026-03-03T00:00:00Z in milliseconds
             try message("version 4", version: .string("2026-03-04T08:00:00+08:00")),
