@@ -160,6 +160,46 @@ struct WorkerCoreTests {
         #expect(MessageEnvelope.sanitizedID("a\u{0}b\u{7}c") == "a\u{FFFD}b\u{FFFD}c")
     }
 
+    // MARK: One message per posting in a delivery batch
+
+    @Test("a delivery batch keeps each posting's newest message, whatever order examination left it in; older ones superseded, copies duplicate")
+    func newestPerPosting() throws {
+        let intake = Intake(channel: .platform, maxMessageBytes: 1 << 20, maxAttempts: 5, retryQueues: [], clock: SampleData.clock)
+        let samples = try SampleData.jsonValues()
+        func ready(_ value: JSONValue, tag: UInt64, version: String?, title: String? = nil) throws -> ReadyMessage {
+            var value = value
+            if let title, case .object(var object) = value {
+                object["title"] = .string(title)
+                value = .object(object)
+            }
+            let headers: AMQPTable = version.map { [PostingVersion.header: .string($0)] } ?? [:]
+            let delivery = AMQPDelivery(deliveryTag: tag, properties: AMQPProperties(headers: headers), body: try JSONEncoder().encode(value))
+            guard case .ready(let item) = intake.examine(delivery) else { throw HarnessError(description: "not ready") }
+            return item
+        }
+        let a = try #require(samples[0]["id"]?.stringValue)
+        // Examination finished out of order: the newest version of `a` (tag 4) sits before the older ones.
+        let batch = [
+            try ready(samples[0], tag: 4, version: "2026-03-02T00:00:00Z", title: "newest"),
+            try ready(samples[1], tag: 5, version: "2026-03-01T00:00:00Z"),
+            try ready(samples[0], tag: 1, version: "2026-03-01T00:00:00Z"),
+            try ready(samples[0], tag: 2, version: "2026-03-01T00:00:00Z"),
+            // The same version with other content, delivered later than the newest: the later one wins a tie.
+            try ready(samples[2], tag: 6, version: "2026-03-01T00:00:00Z", title: "first"),
+            try ready(samples[2], tag: 7, version: "2026-03-01T00:00:00Z", title: "second"),
+        ]
+        let (deliver, duplicates, superseded) = Intake.newestPerPosting(batch)
+        #expect(deliver.map(\.delivery.deliveryTag) == [4, 5, 7])
+        #expect(duplicates.isEmpty)
+        #expect(superseded.map(\.0.delivery.deliveryTag) == [1, 2, 6])
+        #expect(superseded.filter { $0.0.message.id == a }.allSatisfy { $0.heldRank == batch[0].versionRank })
+        // Two copies of one version with the same content: the earlier one is a duplicate.
+        let copies = Intake.newestPerPosting([try ready(samples[1], tag: 9, version: nil), try ready(samples[1], tag: 8, version: nil)])
+        #expect(copies.deliver.count == 1 && copies.duplicates.count + copies.superseded.count == 1)
+        // Nothing to choose: the batch as it is.
+        #expect(Intake.newestPerPosting(Array(batch[0...1])).deliver.map(\.delivery.deliveryTag) == [4, 5])
+    }
+
     // MARK: Retry policy
 
     @Test("the retry policy picks the level, stretches for Retry-After, jitters within bounds and gives up at the limit")

@@ -93,14 +93,16 @@ struct ConsumerSession: Sendable {
             func perform(_ actions: [PipelineStateMachine<ReadyMessage>.Action]) async -> Bool {
                 for action in actions {
                     switch action {
-                    case .deliver(let batch):
+                    case .deliver(let cut):
                         group.addTask {
+                            let (batch, duplicates, older) = Intake.newestPerPosting(cut)
                             let started = ContinuousClock.now
                             let results = await driver.deliver(batch.map { DeliveryItem(message: $0.message, contentHash: $0.contentHash, isCorrection: $0.isCorrection) })
                             metrics.deliveryDuration.record(duration: ContinuousClock.now - started)
                             let overtaken = await intake.withdrawOvertaken(batch, results, store: store, driver: driver)
                             var settled = await settler.settle(zip(batch, results).enumerated().filter { overtaken[$0.offset] == nil }.map(\.element))
-                            settled += settler.settleBeforeDelivery(Intake.Sorted(superseded: overtaken.sorted { $0.key < $1.key }.map { (batch[$0.key], $0.value) }))
+                            settled += settler.settleBeforeDelivery(
+                                Intake.Sorted(superseded: overtaken.sorted { $0.key < $1.key }.map { (batch[$0.key], $0.value) } + older, duplicates: duplicates))
                             recorder.submit(settled)
                             sink.yield(.delivered(settled: settled.count, awaitedRetries: settled.compactMap(\.awaitedRetry)))
                         }

@@ -133,6 +133,38 @@ struct Intake: Sendable {
         return sorted
     }
 
+    /// A delivery batch keeps, per posting, only its newest message: the highest version rank, and of equal ranks the one
+    /// delivered last. Examinations finish in any order, so a batch's order is not the order its messages arrived in, and
+    /// two versions of a posting sent together would race (two PUTs at once; a digest choosing by position). The others
+    /// are settled before delivery: `duplicate` when they are the same version with the same content, else `superseded`
+    /// (with the rank that overtook them).
+    static func newestPerPosting(_ batch: [ReadyMessage]) -> (deliver: [ReadyMessage], duplicates: [ReadyMessage], superseded: [(ReadyMessage, heldRank: Int64)]) {
+        var newest: [String: Int] = [:]
+        for (index, item) in batch.enumerated() {
+            if let current = newest[item.message.id] {
+                let held = batch[current]
+                if (item.versionRank, item.delivery.deliveryTag) > (held.versionRank, held.delivery.deliveryTag) { newest[item.message.id] = index }
+            } else {
+                newest[item.message.id] = index
+            }
+        }
+        guard newest.count < batch.count else { return (batch, [], []) }
+        var deliver: [ReadyMessage] = []
+        var duplicates: [ReadyMessage] = []
+        var superseded: [(ReadyMessage, heldRank: Int64)] = []
+        for (index, item) in batch.enumerated() {
+            let winner = batch[newest[item.message.id]!]
+            if newest[item.message.id] == index {
+                deliver.append(item)
+            } else if item.versionRank == winner.versionRank && item.contentHash == winner.contentHash {
+                duplicates.append(item)
+            } else {
+                superseded.append((item, winner.versionRank))
+            }
+        }
+        return (deliver, duplicates, superseded)
+    }
+
     /// Notes in the store which postings wait for their `publishAt` and which came due, before the waiting ones are
     /// parked (so that a copy coming back at once finds its note to remove). For `jobcast stats` only: a store that
     /// refuses is logged and the batch goes on.

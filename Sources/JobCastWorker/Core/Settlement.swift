@@ -51,7 +51,8 @@ struct Settler: Sendable {
         for (item, held) in sorted.superseded {
             let newer = PostingVersion.rfc3339(milliseconds: held >> 1)
             var outcome = record(item, outcome: .superseded, status: nil,
-                error: "version \(PostingVersion.rfc3339(milliseconds: item.version)) is older than the \(held & 1 == 1 ? "withdrawal" : "version") \(newer) the store holds")
+                error: "version \(PostingVersion.rfc3339(milliseconds: item.version)) is older than the \(held & 1 == 1 ? "withdrawal" : "version") \(newer) "
+                    + "the store holds (or a message of the same batch carries)")
             outcome.posting = nil  // an older content must not replace the posting's facts
             settled.append(outcome)
         }
