@@ -30,6 +30,11 @@ public protocol OutcomeStore: Sendable {
     /// through a schedule queue notes them again) and forgets `due` ones (their time came and a worker took them
     /// on), in one transaction. For `jobcast stats` only: the messages themselves wait in the broker.
     func noteSchedule(channel: DeliveryChannel, waiting: [ScheduledPosting], due: [String]) async throws
+
+    /// The most outcomes one group commit should hold. SQLite has one writer at a time: a long commit holds up the
+    /// next batch's version claim, which its delivery waits for (measured: enqueue → delivered p50 23 ms with
+    /// unbounded groups, 10 ms with 32); PostgreSQL writes concurrently and gains from larger groups.
+    var groupCommitLimit: Int { get }
 }
 
 /// Where every delivery attempt is recorded, and what makes redeliveries harmless.

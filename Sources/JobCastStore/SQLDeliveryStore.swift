@@ -21,6 +21,8 @@ public final class SQLDeliveryStore: DeliveryStore {
     /// `sqlite` or `postgres`.
     public var backendName: String { backend.kind.rawValue }
 
+    public var groupCommitLimit: Int { backend.kind == .sqlite ? 32 : .max }
+
     @discardableResult
     public func record(postings: [PostingFacts], attempts: [AttemptRecord]) async throws -> RecordReceipt {
         if postings.isEmpty && attempts.isEmpty { return RecordReceipt() }
@@ -75,7 +77,8 @@ public final class SQLDeliveryStore: DeliveryStore {
         guard !highest.isEmpty else { return [:] }
         let rows = highest.sorted { $0.key < $1.key }
         let now = Date().unixMilliseconds
-        return try await DeliveryStoreError.readable { try await self.backend.transaction(logger: self.logger) { db in
+        // Urgent: the batch's delivery waits for it, and the recorder's group commits can wait.
+        return try await DeliveryStoreError.readable { try await self.backend.transaction(logger: self.logger, urgent: true) { db in
             var ranks: [String: Int64] = [:]
             for chunk in rows.chunked(into: Self.rowsPerStatement) {
                 let values = chunk.map { id, rank -> SQLQueryString in

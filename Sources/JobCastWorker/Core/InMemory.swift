@@ -178,6 +178,8 @@ final class InMemoryOutcomeStore: OutcomeStore {
         }
     }
 
+    var groupCommitLimit: Int { .max }
+
     func noteSchedule(channel: DeliveryChannel, waiting: [ScheduledPosting], due: [String]) async throws {
         try state.withLock { state in
             if state.down { throw Refused(description: "connection refused (in-memory store is down)") }

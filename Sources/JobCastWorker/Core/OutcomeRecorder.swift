@@ -4,8 +4,8 @@ import JobCastStore
 import Logging
 import Synchronization
 
-/// Commits outcomes in groups: whatever is pending when the last commit ends goes into the next, in one store
-/// transaction, without the dispatcher waiting for it. Each commit hands the recorded messages back
+/// Commits outcomes in groups: whatever is pending when the last commit ends goes into the next (up to the store's
+/// ``OutcomeStore/groupCommitLimit``), in one store transaction, without the dispatcher waiting for it. Each commit hands the recorded messages back
 /// (`onRecorded`), and only then are they acknowledged.
 ///
 /// A commit the store refuses is bisected until the message it cannot take is found; that message goes to the
@@ -61,9 +61,10 @@ final class OutcomeRecorder: Sendable {
     func run() async {
         for await _ in wakeups {
             while true {
+                let limit = max(1, store.groupCommitLimit)
                 let (group, finished) = state.withLock { state in
-                    let group = state.pending
-                    state.pending.removeAll(keepingCapacity: true)
+                    let group = Array(state.pending.prefix(limit))
+                    state.pending.removeFirst(group.count)
                     return (group, state.finished)
                 }
                 if group.isEmpty {
