@@ -145,7 +145,8 @@ struct StatsCommand: AsyncParsableCommand {
         }
         print("posting \(id): \(history.count) attempts, oldest first")
         for a in history {
-            let code = a.code.map { " \($0)" } ?? ""
+            // The platform's HTTP status, WeChat's errcode.
+            let code = a.code.map { a.channel == .wechat ? "  errcode \($0)" : "  HTTP \($0)" } ?? ""
             let detail = a.error.map { " — \($0)" } ?? ""
             print("\(formatter.string(from: a.at))  \(a.channel.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(a.outcome.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) attempt \(a.attempt)\(code)  content \(a.contentHash.prefix(12))  \(a.workerId)\(detail)")
         }

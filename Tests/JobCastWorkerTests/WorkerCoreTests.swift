@@ -192,7 +192,7 @@ struct WorkerCoreTests {
         #expect(deliver.map(\.delivery.deliveryTag) == [4, 5, 7])
         #expect(duplicates.isEmpty)
         #expect(superseded.map(\.0.delivery.deliveryTag) == [1, 2, 6])
-        #expect(superseded.filter { $0.0.message.id == a }.allSatisfy { $0.heldRank == batch[0].versionRank })
+        #expect(superseded.filter { $0.0.message.id == a }.allSatisfy { $0.newerRank == batch[0].versionRank })
         // Two copies of one version with the same content: the earlier one is a duplicate.
         let copies = Intake.newestPerPosting([try ready(samples[1], tag: 9, version: nil), try ready(samples[1], tag: 8, version: nil)])
         #expect(copies.deliver.count == 1 && copies.duplicates.count + copies.superseded.count == 1)

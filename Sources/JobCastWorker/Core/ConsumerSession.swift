@@ -102,7 +102,9 @@ struct ConsumerSession: Sendable {
                             let overtaken = await intake.withdrawOvertaken(batch, results, store: store, driver: driver)
                             var settled = await settler.settle(zip(batch, results).enumerated().filter { overtaken[$0.offset] == nil }.map(\.element))
                             settled += settler.settleBeforeDelivery(
-                                Intake.Sorted(superseded: overtaken.sorted { $0.key < $1.key }.map { (batch[$0.key], $0.value) } + older, duplicates: duplicates))
+                                Intake.Sorted(
+                                    superseded: overtaken.sorted { $0.key < $1.key }.map { (batch[$0.key], $0.value) }, overtakenInBatch: older,
+                                    duplicates: duplicates))
                             recorder.submit(settled)
                             sink.yield(.delivered(settled: settled.count, awaitedRetries: settled.compactMap(\.awaitedRetry)))
                         }

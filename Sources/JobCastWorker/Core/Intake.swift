@@ -35,6 +35,8 @@ struct Intake: Sendable {
     struct Sorted: Sendable {
         /// Older than the version the store holds for the posting on this channel.
         var superseded: [(ReadyMessage, heldRank: Int64)] = []
+        /// Older than another message of the same delivery batch (``newestPerPosting(_:)``), with that one's rank.
+        var overtakenInBatch: [(ReadyMessage, newerRank: Int64)] = []
         /// Postings whose `validUntil` has passed.
         var expired: [ReadyMessage] = []
         /// Postings whose `publishAt` is ahead (by the system clock, never `JOBCAST_NOW`), with it in milliseconds.
@@ -138,7 +140,7 @@ struct Intake: Sendable {
     /// two versions of a posting sent together would race (two PUTs at once; a digest choosing by position). The others
     /// are settled before delivery: `duplicate` when they are the same version with the same content, else `superseded`
     /// (with the rank that overtook them).
-    static func newestPerPosting(_ batch: [ReadyMessage]) -> (deliver: [ReadyMessage], duplicates: [ReadyMessage], superseded: [(ReadyMessage, heldRank: Int64)]) {
+    static func newestPerPosting(_ batch: [ReadyMessage]) -> (deliver: [ReadyMessage], duplicates: [ReadyMessage], superseded: [(ReadyMessage, newerRank: Int64)]) {
         var newest: [String: Int] = [:]
         for (index, item) in batch.enumerated() {
             if let current = newest[item.message.id] {
@@ -151,7 +153,7 @@ struct Intake: Sendable {
         guard newest.count < batch.count else { return (batch, [], []) }
         var deliver: [ReadyMessage] = []
         var duplicates: [ReadyMessage] = []
-        var superseded: [(ReadyMessage, heldRank: Int64)] = []
+        var superseded: [(ReadyMessage, newerRank: Int64)] = []
         for (index, item) in batch.enumerated() {
             let winner = batch[newest[item.message.id]!]
             if newest[item.message.id] == index {

@@ -51,20 +51,26 @@ struct Settler: Sendable {
         for (item, held) in sorted.superseded {
             let newer = PostingVersion.rfc3339(milliseconds: held >> 1)
             var outcome = record(item, outcome: .superseded, status: nil,
-                error: "version \(PostingVersion.rfc3339(milliseconds: item.version)) is older than the \(held & 1 == 1 ? "withdrawal" : "version") \(newer) "
-                    + "the store holds (or a message of the same batch carries)")
+                error: "version \(PostingVersion.rfc3339(milliseconds: item.version)) is older than the \(held & 1 == 1 ? "withdrawal" : "version") \(newer) the store holds")
             outcome.posting = nil  // an older content must not replace the posting's facts
+            settled.append(outcome)
+        }
+        for (item, newer) in sorted.overtakenInBatch {
+            var outcome = record(item, outcome: .superseded, status: nil,
+                error: "version \(PostingVersion.rfc3339(milliseconds: item.version)) is not the newest of its batch: a "
+                    + "\(newer & 1 == 1 ? "withdrawal" : "publish") of version \(PostingVersion.rfc3339(milliseconds: newer >> 1)) came with it")
+            outcome.posting = nil
             settled.append(outcome)
         }
         settled += sorted.expired.map { item in
             let validUntil = if case .publish(let posting) = item.message { posting.validUntil } else { "" }
             return record(item, outcome: .expired, status: nil, error: "validUntil \(validUntil) has passed")
         }
-        if !sorted.superseded.isEmpty || !sorted.expired.isEmpty {
+        if !sorted.superseded.isEmpty || !sorted.overtakenInBatch.isEmpty || !sorted.expired.isEmpty {
             logger.info(
                 "not delivered: superseded by a newer version, or expired",
                 metadata: [
-                    "superseded": "\(sorted.superseded.map { $0.0.message.id }.prefix(20))", "expired": "\(sorted.expired.map(\.message.id).prefix(20))",
+                    "superseded": "\((sorted.superseded.map { $0.0.message.id } + sorted.overtakenInBatch.map { $0.0.message.id }).prefix(20))", "expired": "\(sorted.expired.map(\.message.id).prefix(20))",
                 ])
         }
         return settled
